@@ -1,0 +1,69 @@
+// miIO packet codec (UDP 54321). Pure: bytes in, structs out; no sockets, clocks or logging.
+//
+// Wire layout, all integers big-endian (research/miio.md §1.1):
+//   off size field
+//     0    2 magic 0x2131
+//     2    2 length: whole datagram, header included (32 + ciphertext)
+//     4    4 reserved: 0 (0xffffffff in the hello request)
+//     8    4 device id (did)
+//    12    4 stamp (device seconds, often uptime)
+//    16   16 checksum = MD5(header[0..15] ‖ token ‖ ciphertext); in a hello reply: token, 16×00 or 16×ff
+//    32    n AES-128-CBC(key = MD5(token), iv = MD5(key ‖ token)), PKCS#7, n % 16 == 0
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocols/common/bytes.h"
+#include "protocols/common/result.h"
+
+namespace cloudless::miio {
+
+constexpr std::uint16_t kMagic = 0x2131;
+constexpr std::size_t kHeaderSize = 32;
+constexpr std::uint16_t kDefaultPort = 54321;
+
+using Token = std::array<std::uint8_t, 16>;
+
+std::optional<Token> parse_token(std::string_view hex);  // exactly 32 hex digits
+
+struct Header {
+  std::uint16_t length = 0;
+  std::uint32_t reserved = 0;
+  std::uint32_t device_id = 0;
+  std::uint32_t stamp = 0;
+  std::array<std::uint8_t, 16> checksum{};
+};
+
+// Checks size ≥ 32, magic, length field == datagram size and (length − 32) % 16 == 0.
+Result<Header> parse_header(ByteView datagram);
+
+// The 32-byte hello ("handshake" / discovery) request: 2131 0020 then 28×ff.
+Bytes encode_hello_request();
+
+struct HelloReply {
+  std::uint32_t device_id = 0;
+  std::uint32_t stamp = 0;
+  std::optional<Token> token;  // set only when the device reveals it (not 16×00 / 16×ff)
+};
+
+// A 32-byte packet with reserved == 0. The hello request itself (did ffffffff) is rejected.
+Result<HelloReply> parse_hello_reply(ByteView datagram);
+// For simulators and tests: a hello reply carrying `checksum_field` (token, 16×00 or 16×ff).
+Bytes encode_hello_reply(std::uint32_t device_id, std::uint32_t stamp, const std::array<std::uint8_t, 16>& checksum_field);
+
+// Encrypts `plaintext` (the JSON text) and builds the datagram.
+Bytes encode_message(const Token& token, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext);
+
+struct Message {
+  Header header;
+  std::string payload;  // decrypted, PKCS#7 removed, trailing NUL bytes removed
+};
+
+// Verifies the checksum (a mismatch is ErrorKind::authentication: "wrong token?"), then decrypts.
+Result<Message> decode_message(const Token& token, ByteView datagram);
+
+}  // namespace cloudless::miio

@@ -1,0 +1,48 @@
+// The JSON-RPC layer carried inside miIO packets (research/miio.md §1.4, §1.5, §5.3). Pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "protocols/common/result.h"
+
+namespace cloudless::miio {
+
+// Compact JSON {"id":N,"method":"…","params":…}, no trailing NUL (devices accept both).
+std::string encode_request(std::int64_t id, std::string_view method, const nlohmann::json& params);
+
+// Parses a device payload, applying the known firmware repairs one at a time when plain parsing fails:
+// ",,\"otu_stat\"" (power strips), cut at the last NUL, "\"value\":00", ",," → ",", "\"result\":,",
+// "[,]"/"[,,]" → nulls, and control characters removed.
+Result<nlohmann::json> parse_payload(std::string_view text);
+
+struct RpcError {
+  std::int64_t code = 0;
+  std::string message;
+};
+
+struct Reply {
+  std::optional<std::int64_t> id;  // absent in some cloud-ish replies
+  nlohmann::json result;           // null when the reply is an error
+  std::optional<RpcError> error;
+};
+
+// A reply object: {"id":…,"result":…} or {"id":…,"error":{"code":…,"message":…}}.
+Result<Reply> parse_reply(std::string_view text);
+
+// A request object as a device sees it (simulators, tests): id, method, params.
+struct Request {
+  std::int64_t id = 0;
+  std::string method;
+  nlohmann::json params;
+};
+Result<Request> parse_request(std::string_view text);
+
+// miIO.config_router success answers differ by firmware: 0, "ok", "OK" or ["ok"] (research §4.2).
+bool is_ok_result(const nlohmann::json& result);
+
+}  // namespace cloudless::miio
