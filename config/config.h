@@ -28,6 +28,8 @@ struct MqttConfig {
   std::string key_file;                           // TLS: client key
   bool insecure = false;                          // TLS: skip host name verification
   std::chrono::seconds keepalive{30};
+
+  bool operator==(const MqttConfig&) const = default;
 };
 
 // A miIO property read/written with MIoT get_properties/set_properties.
@@ -35,6 +37,8 @@ struct MiotProperty {
   int siid = 0;
   int piid = 0;
   double scale = 1.0;  // reading × scale = value in the entity's unit (power W, energy kWh)
+
+  bool operator==(const MiotProperty&) const = default;
 };
 
 // The escape hatch: an unknown MIoT plug bridged from YAML alone.
@@ -45,6 +49,8 @@ struct MiotMapping {
   std::optional<MiotProperty> voltage;
   std::optional<MiotProperty> current;
   std::optional<MiotProperty> temperature;
+
+  bool operator==(const MiotMapping&) const = default;
 };
 
 struct MiioDeviceConfig {
@@ -56,6 +62,8 @@ struct MiioDeviceConfig {
   std::chrono::milliseconds timeout{2000};  // per attempt
   int retries = 2;                          // extra attempts per poll
   std::optional<MiotMapping> miot;          // overrides/complements the model table
+
+  bool operator==(const MiioDeviceConfig&) const = default;
 };
 
 struct MideaDeviceConfig {
@@ -65,6 +73,8 @@ struct MideaDeviceConfig {
   std::string token_hex;  // V3: 128 hex digits
   std::string key_hex;    // V3: 64 hex digits
   std::chrono::milliseconds poll_interval{30000};
+
+  bool operator==(const MideaDeviceConfig&) const = default;
 };
 
 struct BleDeviceConfig {
@@ -72,6 +82,8 @@ struct BleDeviceConfig {
   std::string bindkey_hex;  // 32 hex digits (24 for legacy v2/v3 beacons), empty: unencrypted
   std::optional<int> product_id;
   std::string token_hex;    // Mi auth token (24 hex digits), optional
+
+  bool operator==(const BleDeviceConfig&) const = default;
 };
 
 struct DeviceConfig {
@@ -79,11 +91,15 @@ struct DeviceConfig {
   std::string protocol;  // "miio", "midea", "xiaomi_ble"
   int line = 0;          // where it was declared, for later messages
   std::variant<MiioDeviceConfig, MideaDeviceConfig, BleDeviceConfig> settings;
+
+  bool operator==(const DeviceConfig&) const = default;
 };
 
 struct BleConfig {
   std::string adapter = "hci0";
   std::chrono::seconds scan_watchdog{300};
+
+  bool operator==(const BleConfig&) const = default;
 };
 
 struct Config {

@@ -1,1 +1,431 @@
-// placeholder: being written
+#include "daemon/mqtt/bridge.h"
+
+#include <random>
+#include <set>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/mqtt/discovery.h"
+#include "daemon/mqtt/mqtt_connection.h"
+#include "daemon/mqtt/topics.h"
+
+namespace cloudless {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kQos = 1;
+// After a (re)connect, retained configs under our node id arriving within this window are compared
+// with the registered devices; configs of devices that are gone are cleared.
+constexpr auto kStaleCleanupWindow = std::chrono::seconds(3);
+// Availability and states follow discovery after a random delay, so HA has processed the configs and
+// a broker is not hit by every bridge at once (HA's birth-message guidance).
+constexpr int kRepublishJitterMinMs = 1000;
+constexpr int kRepublishJitterMaxMs = 3000;
+
+// State keys that would collide with our own per-device topics in attribute output.
+bool reserved_attribute(const std::string& key) { return key == "availability" || key == "set" || key == "get"; }
+
+}  // namespace
+
+struct Bridge::Impl {
+  Impl(boost::asio::io_context& io_context, config::MqttConfig config, json bridge_info)
+      : io(io_context),
+        mqtt(std::move(config)),
+        info(std::move(bridge_info)),
+        topics{mqtt.base_topic, mqtt.discovery_prefix},
+        discovery_context{mqtt.base_topic, mqtt.discovery_prefix, CLOUDLESS_VERSION},
+        republish_timer(io_context),
+        cleanup_timer(io_context),
+        random(std::random_device{}()) {}
+
+  // ---- connection ---------------------------------------------------------------------------------
+
+  void start() {
+    if (connection) return;
+    MqttConnectionOptions options;
+    options.server = mqtt.server;
+    options.client_id = mqtt.client_id.empty() ? config::default_client_id() : mqtt.client_id;
+    options.user = mqtt.user;
+    options.password = mqtt.password;
+    options.ca_file = mqtt.ca_file;
+    options.cert_file = mqtt.cert_file;
+    options.key_file = mqtt.key_file;
+    options.insecure = mqtt.insecure;
+    options.keepalive = mqtt.keepalive;
+    options.will = MqttMessage{topics.bridge_state(), "offline", kQos, true};
+    connection = std::make_unique<MqttConnection>(io, std::move(options));
+    connection->on_connected([this] { on_connected(); });
+    connection->on_connection_lost([this](const std::string&) { cleanup_timer.cancel(); cleanup_active = false; });
+    connection->on_message([this](const MqttMessage& message) { on_message(message); });
+    connection->start();
+  }
+
+  void stop(std::function<void()> done) {
+    stopping = true;
+    republish_timer.cancel();
+    cleanup_timer.cancel();
+    cleanup_active = false;
+    if (!connection) {
+      if (done) boost::asio::post(io, std::move(done));
+      return;
+    }
+    connection->stop(std::move(done));
+  }
+
+  bool connected() const { return connection && connection->connected(); }
+
+  void on_connected() {
+    ++connects;
+    if (connects > 1) ++stats.reconnects;
+    subscribe_all();
+    if (topics.discovery_enabled()) start_stale_cleanup();
+    publish(topics.bridge_state(), "online", true);
+    publish(topics.bridge_info(), dump_json(info), true);
+    publish_devices();
+    publish_all_discovery();
+    schedule_state_republish();
+  }
+
+  void subscribe_all() {
+    connection->subscribe(topics.set_filter(), kQos);
+    connection->subscribe(topics.set_attribute_filter(), kQos);
+    connection->subscribe(topics.get_filter(), kQos);
+    connection->subscribe(topics.bridge_request_filter(), kQos);
+    if (topics.discovery_enabled()) connection->subscribe(topics.ha_status(), kQos);
+  }
+
+  bool publish(const std::string& topic, const std::string& payload, bool retained) {
+    if (!connected()) return false;
+    if (!connection->publish(topic, payload, kQos, retained)) return false;
+    ++stats.published;
+    return true;
+  }
+
+  // ---- what we publish ----------------------------------------------------------------------------
+
+  model::Device* find(const std::string& id) const {
+    const auto it = devices.find(id);
+    return it == devices.end() ? nullptr : it->second;
+  }
+
+  bool registered(const model::Device& device) const { return find(device.id()) == &device; }
+
+  json device_entry(const model::Device& device) const {
+    const model::DeviceInfo description = device.info();
+    const auto seen = device.last_seen();
+    return {
+        {"id", device.id()},
+        {"protocol", description.protocol},
+        {"model", description.model_id.empty() ? description.model_name : description.model_id},
+        {"address", description.address},
+        {"online", device.online()},
+        {"last_seen", seen ? json(format_utc_iso8601(*seen)) : json(nullptr)},
+    };
+  }
+
+  json devices_array() const {
+    json array = json::array();
+    for (const auto& [id, device] : devices) array.push_back(device_entry(*device));
+    return array;
+  }
+
+  void publish_devices() { publish(topics.bridge_devices(), dump_json(devices_array()), true); }
+
+  void publish_availability(const model::Device& device) {
+    publish(topics.device_availability(device.id()), device.online() ? "online" : "offline", true);
+  }
+
+  void publish_state(const model::Device& device) {
+    json state = device.state().is_object() ? device.state() : json::object();
+    if (const auto seen = device.last_seen()) state["last_seen"] = format_utc_iso8601(*seen);
+    if (mqtt.output != config::OutputMode::attribute) publish(topics.device_state(device.id()), dump_json(state), false);
+    if (mqtt.output == config::OutputMode::json) return;
+    for (const auto& [key, value] : state.items()) {
+      if (value.is_null() || reserved_attribute(key)) continue;
+      publish(topics.device_attribute(device.id(), key), json_to_raw_payload(value), false);
+    }
+  }
+
+  // Rebuilds the device's discovery config into the cache and publishes it.
+  void update_discovery(const model::Device& device) {
+    if (!topics.discovery_enabled()) return;
+    const std::vector<model::Entity> entities = device.entities();
+    if (const auto problem = model::validate_entities(entities)) {
+      spdlog::error("{}: entity declaration: {}", device.id(), *problem);
+    }
+    auto message = ha::device_discovery(discovery_context, device.id(), device.info(), entities);
+    if (!message) {
+      spdlog::debug("{}: no stable id yet, Home Assistant discovery deferred", device.id());
+      return;
+    }
+    const std::string payload = dump_json(message->payload);
+    discovery_cache[device.id()] = {message->topic, payload};
+    publish(message->topic, payload, message->retain);
+  }
+
+  void publish_all_discovery() {
+    if (!topics.discovery_enabled()) return;
+    if (auto bridge = ha::bridge_discovery(discovery_context)) {
+      publish(bridge->topic, dump_json(bridge->payload), bridge->retain);
+    }
+    for (const auto& [id, cached] : discovery_cache) publish(cached.topic, cached.payload, true);
+  }
+
+  void republish_states_now() {
+    for (const auto& [id, device] : devices) {
+      publish_availability(*device);
+      if (device->last_seen() || !device->state().empty()) publish_state(*device);
+    }
+  }
+
+  void schedule_state_republish() {
+    std::uniform_int_distribution<int> jitter(kRepublishJitterMinMs, kRepublishJitterMaxMs);
+    republish_timer.expires_after(std::chrono::milliseconds(jitter(random)));
+    republish_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      republish_states_now();
+    });
+  }
+
+  void republish_everything() {
+    publish(topics.bridge_state(), "online", true);
+    publish_all_discovery();
+    schedule_state_republish();
+  }
+
+  // ---- stale discovery cleanup --------------------------------------------------------------------
+
+  void start_stale_cleanup() {
+    cleanup_seen.clear();
+    cleanup_active = connection->subscribe(topics.discovery_filter(), kQos);
+    if (!cleanup_active) return;
+    cleanup_timer.expires_after(kStaleCleanupWindow);
+    cleanup_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      finish_stale_cleanup();
+    });
+  }
+
+  void finish_stale_cleanup() {
+    cleanup_active = false;
+    for (const std::string& id : cleanup_seen) {
+      if (id == "bridge" || devices.count(id)) continue;
+      spdlog::info("{}: clearing stale Home Assistant discovery config (device no longer configured)", id);
+      publish(topics.discovery_config(id), "", true);
+    }
+    cleanup_seen.clear();
+    connection->unsubscribe(topics.discovery_filter());
+  }
+
+  // ---- what we receive ----------------------------------------------------------------------------
+
+  void on_message(const MqttMessage& message) {
+    ++stats.received;
+    try {
+      dispatch(message);
+    } catch (const std::exception& e) {
+      spdlog::warn("mqtt: message on {} failed: {}", message.topic, e.what());
+    }
+  }
+
+  void dispatch(const MqttMessage& message) {
+    const InboundTopic inbound = classify_topic(topics, message.topic);
+    using Kind = InboundTopic::Kind;
+    switch (inbound.kind) {
+      case Kind::unknown:
+        spdlog::debug("mqtt: ignoring message on {}", message.topic);
+        return;
+      case Kind::discovery_config:
+        // Only retained configs describe what the broker still holds; live echoes of our own
+        // publishes arrive without the flag. Empty payloads are deletions.
+        if (cleanup_active && message.retained && !message.payload.empty()) cleanup_seen.insert(inbound.device_id);
+        return;
+      case Kind::ha_status:
+        // A retained birth arrives on every subscribe; (re)connect republishes anyway.
+        if (message.retained || message.payload != "online") return;
+        spdlog::info("mqtt: Home Assistant is online; republishing discovery and states");
+        republish_everything();
+        return;
+      default:
+        break;
+    }
+
+    if (message.retained) {
+      // A stale retained "ON" must never switch a heater hours later.
+      ++stats.rejected_commands;
+      spdlog::warn("mqtt: ignoring retained command on {} (clear it with an empty retained message)",
+                   message.topic);
+      return;
+    }
+
+    if (inbound.kind == Kind::bridge_request) {
+      on_bridge_request(inbound.request, message.payload);
+      return;
+    }
+
+    model::Device* device = find(inbound.device_id);
+    if (!device) {
+      spdlog::debug("mqtt: no device '{}' for {}", inbound.device_id, message.topic);
+      return;
+    }
+    switch (inbound.kind) {
+      case Kind::device_set: {
+        const json changes = json::parse(message.payload, nullptr, /*allow_exceptions=*/false);
+        if (changes.is_discarded() || !changes.is_object()) {
+          spdlog::warn("{}: ignoring {}: payload is not a JSON object", device->id(), message.topic);
+          return;
+        }
+        run_command(*device, changes);
+        return;
+      }
+      case Kind::device_set_attribute:
+        run_command(*device, json{{inbound.attribute, raw_payload_to_json(message.payload)}});
+        return;
+      case Kind::device_get:
+        device->refresh();
+        return;
+      default:
+        return;
+    }
+  }
+
+  void run_command(model::Device& device, const json& changes) {
+    if (changes.empty()) return;
+    const model::CommandError error = device.command(changes);
+    if (error) spdlog::warn("{}: command {} rejected: {}", device.id(), dump_json(changes), *error);
+  }
+
+  void on_bridge_request(const std::string& request, const std::string& payload) {
+    json response = {{"status", "ok"}, {"data", json::object()}};
+    const json body = payload.empty() ? json::object() : json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    const auto fail = [&response](std::string why) {
+      response["status"] = "error";
+      response["data"] = json::object();
+      response["error"] = std::move(why);
+    };
+    if (body.is_discarded()) {
+      fail("malformed JSON");
+    } else {
+      if (body.is_object() && body.contains("transaction")) response["transaction"] = body["transaction"];
+      if (request == "health_check") {
+        response["data"] = health();
+      } else if (request == "republish_discovery") {
+        for (const auto& [id, device] : devices) update_discovery(*device);
+        republish_everything();
+      } else if (request == "devices") {
+        response["data"] = devices_array();
+      } else {
+        fail("unknown request '" + request + "'");
+      }
+    }
+    if (response["status"] == "error") spdlog::warn("mqtt: bridge request '{}': {}", request, response["error"].get<std::string>());
+    publish(topics.bridge_response(request), dump_json(response), false);
+  }
+
+  json health() const {
+    int online = 0;
+    for (const auto& [id, device] : devices) online += device->online() ? 1 : 0;
+    return {
+        {"healthy", true},
+        {"devices", {{"online", online}, {"total", devices.size()}}},
+        {"mqtt", {{"published", stats.published}, {"received", stats.received}, {"reconnects", stats.reconnects}}},
+    };
+  }
+
+  // ---- device registry ----------------------------------------------------------------------------
+
+  void add_device(model::Device& device) {
+    if (device.id() == "bridge") {
+      spdlog::error("a device cannot be called 'bridge': its topics are the bridge's own");
+      return;
+    }
+    if (find(device.id()) && find(device.id()) != &device) {
+      spdlog::warn("{}: registered twice; the newer device replaces the older", device.id());
+    }
+    devices[device.id()] = &device;
+    update_discovery(device);
+    publish_devices();
+    publish_availability(device);
+    if (device.last_seen()) publish_state(device);
+  }
+
+  void remove_device(const std::string& id, bool clear_discovery) {
+    const bool known = devices.erase(id) > 0;
+    discovery_cache.erase(id);
+    if (clear_discovery) {
+      if (topics.discovery_enabled()) publish(topics.discovery_config(id), "", true);
+      publish(topics.device_availability(id), "", true);
+    }
+    if (known) publish_devices();
+  }
+
+  struct CachedDiscovery {
+    std::string topic;
+    std::string payload;
+  };
+
+  boost::asio::io_context& io;
+  config::MqttConfig mqtt;
+  json info;
+  Topics topics;
+  ha::DiscoveryContext discovery_context;
+  std::unique_ptr<MqttConnection> connection;
+  std::map<std::string, model::Device*> devices;  // by id, so bridge/devices is sorted
+  std::map<std::string, CachedDiscovery> discovery_cache;
+  BridgeStats stats;
+  std::uint64_t connects = 0;
+  bool stopping = false;
+  bool cleanup_active = false;
+  std::set<std::string> cleanup_seen;
+  boost::asio::steady_timer republish_timer;
+  boost::asio::steady_timer cleanup_timer;
+  std::minstd_rand random;
+};
+
+Bridge::Bridge(boost::asio::io_context& io, config::MqttConfig mqtt, nlohmann::json info)
+    : impl_(std::make_unique<Impl>(io, std::move(mqtt), std::move(info))) {}
+
+Bridge::~Bridge() {
+  // Timers first: their handlers capture the Impl.
+  impl_->republish_timer.cancel();
+  impl_->cleanup_timer.cancel();
+  impl_->connection.reset();
+}
+
+void Bridge::start() { impl_->start(); }
+void Bridge::stop(std::function<void()> done) { impl_->stop(std::move(done)); }
+void Bridge::add_device(model::Device& device) { impl_->add_device(device); }
+void Bridge::remove_device(const std::string& device_id, bool clear_discovery) {
+  impl_->remove_device(device_id, clear_discovery);
+}
+
+void Bridge::set_info(nlohmann::json info) {
+  impl_->info = std::move(info);
+  impl_->publish(impl_->topics.bridge_info(), dump_json(impl_->info), true);
+}
+
+bool Bridge::connected() const { return impl_->connected(); }
+const BridgeStats& Bridge::stats() const { return impl_->stats; }
+
+void Bridge::on_state(model::Device& device) {
+  if (impl_->stopping || !impl_->registered(device)) return;
+  impl_->publish_state(device);
+}
+
+void Bridge::on_availability(model::Device& device) {
+  if (impl_->stopping || !impl_->registered(device)) return;
+  impl_->publish_availability(device);
+  impl_->publish_devices();
+}
+
+void Bridge::on_description_changed(model::Device& device) {
+  if (impl_->stopping || !impl_->registered(device)) return;
+  impl_->update_discovery(device);
+  impl_->publish_devices();
+}
+
+}  // namespace cloudless

@@ -23,4 +23,8 @@ Sha256Digest sha256(ByteView data);
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext);
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext);
 
+// Compares without an early exit (CRYPTO_memcmp), for checksums/MICs computed under a secret key.
+// Different sizes compare unequal.
+bool constant_time_equal(ByteView a, ByteView b);
+
 }  // namespace cloudless::crypto

@@ -55,7 +55,21 @@ Result<HelloReply> parse_hello_reply(ByteView datagram);
 // For simulators and tests: a hello reply carrying `checksum_field` (token, 16×00 or 16×ff).
 Bytes encode_hello_reply(std::uint32_t device_id, std::uint32_t stamp, const std::array<std::uint8_t, 16>& checksum_field);
 
-// Encrypts `plaintext` (the JSON text) and builds the datagram.
+// key = MD5(token), iv = MD5(key ‖ token): the same pair serves both directions (research §1.3).
+struct KeyIv {
+  std::array<std::uint8_t, 16> key{};
+  std::array<std::uint8_t, 16> iv{};
+};
+KeyIv derive_key_iv(const Token& token);
+
+// The 16-bit length field caps a datagram at 65535 bytes: 32 header + at most 65488 bytes of
+// ciphertext (the largest multiple of 16 that fits), so at most 65487 plaintext bytes (PKCS#7
+// always adds 1..16 bytes).
+constexpr std::size_t kMaxPlaintext = 65487;
+
+// Encrypts `plaintext` (the JSON text) and builds the datagram. Returns an empty Bytes when the
+// plaintext is longer than kMaxPlaintext (or, never in practice, when OpenSSL fails): no valid
+// datagram exists then, and an empty one cannot be mistaken for a packet.
 Bytes encode_message(const Token& token, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext);
 
 struct Message {

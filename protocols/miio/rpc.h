@@ -12,12 +12,17 @@
 
 namespace cloudless::miio {
 
-// Compact JSON {"id":N,"method":"…","params":…}, no trailing NUL (devices accept both).
+// Compact JSON {"id":N,"method":"…","params":…}, no trailing NUL (devices accept both). A null
+// `params` is sent as [] (python-miio does the same). Never throws: invalid UTF-8 in `method` or
+// in `params` strings is replaced by U+FFFD.
 std::string encode_request(std::int64_t id, std::string_view method, const nlohmann::json& params);
 
 // Parses a device payload, applying the known firmware repairs one at a time when plain parsing fails:
 // ",,\"otu_stat\"" (power strips), cut at the last NUL, "\"value\":00", ",," → ",", "\"result\":,",
-// "[,]"/"[,,]" → nulls, and control characters removed.
+// "[,]"/"[,,]" → nulls, and control characters removed; finally all of them together. Rejects
+// invalid UTF-8 and nesting deeper than kMaxJsonDepth. On failure the ParseError describes the
+// original text (offset = byte offset in `text`). Never throws.
+constexpr int kMaxJsonDepth = 64;
 Result<nlohmann::json> parse_payload(std::string_view text);
 
 struct RpcError {
@@ -27,14 +32,18 @@ struct RpcError {
 
 struct Reply {
   std::optional<std::int64_t> id;  // absent in some cloud-ish replies
-  nlohmann::json result;           // null when the reply is an error
+  nlohmann::json result;           // null when the reply is an error (or carries no "result")
   std::optional<RpcError> error;
+  std::optional<std::int64_t> exe_time;  // newer firmware: device-side execution time in ms
 };
 
-// A reply object: {"id":…,"result":…} or {"id":…,"error":{"code":…,"message":…}}.
+// A reply object: {"id":…,"result":…} or {"id":…,"error":{"code":…,"message":…}}, optionally with
+// "exe_time". The push-server error shape {"code":…,"error":"text"} and a bare error string are
+// accepted too (message = that text).
 Result<Reply> parse_reply(std::string_view text);
 
 // A request object as a device sees it (simulators, tests): id, method, params.
+// "params" defaults to [] when absent or null (python-miio always sends it, as [] when empty).
 struct Request {
   std::int64_t id = 0;
   std::string method;

@@ -1,0 +1,116 @@
+#include "daemon/mqtt/topics.h"
+
+#include <ctime>
+#include <vector>
+
+namespace cloudless {
+
+namespace {
+
+bool starts_with_segment(std::string_view topic, std::string_view head) {
+  return topic.size() > head.size() && topic.substr(0, head.size()) == head && topic[head.size()] == '/';
+}
+
+std::vector<std::string_view> split_levels(std::string_view text) {
+  std::vector<std::string_view> levels;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = text.find('/', start);
+    if (slash == std::string_view::npos) {
+      levels.push_back(text.substr(start));
+      return levels;
+    }
+    levels.push_back(text.substr(start, slash - start));
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+std::string discovery_node_id(std::string_view base_topic) {
+  std::string id(base_topic);
+  for (char& c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  return id;
+}
+
+std::string Topics::discovery_config(std::string_view device_id) const {
+  return prefix + "/device/" + discovery_node_id(base) + "/" + std::string(device_id) + "/config";
+}
+
+std::string Topics::discovery_filter() const { return prefix + "/device/" + discovery_node_id(base) + "/+/config"; }
+
+InboundTopic classify_topic(const Topics& topics, std::string_view topic) {
+  InboundTopic result;
+
+  // Discovery topics first: the prefix and the base topic could in theory be equal.
+  if (topics.discovery_enabled()) {
+    if (topic == topics.ha_status()) {
+      result.kind = InboundTopic::Kind::ha_status;
+      return result;
+    }
+    const std::string head = topics.prefix + "/device/" + discovery_node_id(topics.base);
+    if (starts_with_segment(topic, head)) {
+      const auto levels = split_levels(topic.substr(head.size() + 1));
+      if (levels.size() == 2 && !levels[0].empty() && levels[1] == "config") {
+        result.kind = InboundTopic::Kind::discovery_config;
+        result.device_id = std::string(levels[0]);
+        return result;
+      }
+    }
+  }
+
+  if (!starts_with_segment(topic, topics.base)) return result;
+  const std::string_view rest = topic.substr(topics.base.size() + 1);
+
+  constexpr std::string_view kRequest = "bridge/request/";
+  if (rest.substr(0, kRequest.size()) == kRequest) {
+    if (rest.size() == kRequest.size()) return result;
+    result.kind = InboundTopic::Kind::bridge_request;
+    result.request = std::string(rest.substr(kRequest.size()));
+    return result;
+  }
+
+  const auto levels = split_levels(rest);
+  if (levels.empty() || levels[0].empty()) return result;
+  if (levels.size() == 2 && levels[1] == "set") {
+    result.kind = InboundTopic::Kind::device_set;
+  } else if (levels.size() == 3 && levels[1] == "set" && !levels[2].empty()) {
+    result.kind = InboundTopic::Kind::device_set_attribute;
+    result.attribute = std::string(levels[2]);
+  } else if (levels.size() == 2 && levels[1] == "get") {
+    result.kind = InboundTopic::Kind::device_get;
+  } else {
+    return result;
+  }
+  result.device_id = std::string(levels[0]);
+  return result;
+}
+
+std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text, n);
+}
+
+nlohmann::json raw_payload_to_json(std::string_view payload) {
+  const nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_discarded() && (parsed.is_number() || parsed.is_boolean())) return parsed;
+  return std::string(payload);
+}
+
+std::string json_to_raw_payload(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  return dump_json(value);
+}
+
+std::string dump_json(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace cloudless

@@ -1,0 +1,89 @@
+// libFuzzer harness for the miIO JSON-RPC layer (protocols/miio/rpc.h): the decrypted payload of a
+// device reply is untrusted text, possibly broken by firmware quirks, possibly not UTF-8.
+//
+// Invariants (a violation aborts, so libFuzzer reports it as a crash):
+//  1. parse_payload, parse_reply and parse_request never crash and never throw (an escaping
+//     exception terminates the process, which libFuzzer reports) on any bytes.
+//  2. Errors are malformed-kind, their offset lies within the text and their message is printable
+//     ASCII (safe to log or to embed in JSON).
+//  3. parse → dump → parse is stable: the dump of an accepted payload parses again, to a value
+//     that dumps identically (dump with error_handler_t::replace; the parsed value nests at most
+//     kMaxJsonDepth levels, so the recursive dump cannot exhaust the stack).
+//  4. An accepted reply carries either an error (and then a null result) or no error; an accepted
+//     request survives encode_request → parse_request unchanged (id, method, params).
+//  5. is_ok_result never crashes on any accepted value.
+// Seeds: tests/fuzz/corpus/miio_rpc/ (research/miio.md §1.5 quirks, §6 payloads).
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "protocols/miio/rpc.h"
+
+namespace {
+
+using namespace cloudless;
+using namespace cloudless::miio;
+using json = nlohmann::json;
+
+#define FUZZ_CHECK(condition)                                                              \
+  do {                                                                                     \
+    if (!(condition)) {                                                                    \
+      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #condition, __FILE__, __LINE__); \
+      std::abort();                                                                        \
+    }                                                                                      \
+  } while (false)
+
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void check_error(const ParseError& error, std::size_t size) {
+  FUZZ_CHECK(error.kind == ErrorKind::malformed);
+  FUZZ_CHECK(error.offset <= size);
+  for (const char c : error.what) {
+    const auto byte = static_cast<unsigned char>(c);
+    FUZZ_CHECK(byte >= 0x20 && byte < 0x7f);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  // 1–3, 5: payload.
+  const Result<json> payload = parse_payload(text);
+  if (payload) {
+    const std::string first = dump(*payload);
+    const Result<json> again = parse_payload(first);
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(dump(*again) == first);
+    (void)is_ok_result(*payload);
+  } else {
+    check_error(payload.error(), size);
+  }
+
+  // 1, 2, 4: reply.
+  const Result<Reply> reply = parse_reply(text);
+  if (reply) {
+    FUZZ_CHECK(payload.has_value() && payload->is_object());
+    if (reply->error) FUZZ_CHECK(reply->result.is_null());
+    (void)is_ok_result(reply->result);
+  } else {
+    check_error(reply.error(), size);
+  }
+
+  // 1, 2, 4: request.
+  const Result<Request> request = parse_request(text);
+  if (request) {
+    const Result<Request> again = parse_request(encode_request(request->id, request->method, request->params));
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(again->id == request->id);
+    FUZZ_CHECK(again->method == request->method);
+    FUZZ_CHECK(dump(again->params) == dump(request->params));
+  } else {
+    check_error(request.error(), size);
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: a normal build with every unit and integration test, the same
+# under ASan+UBSan, and every libFuzzer target for a bounded time. Needs the packages of
+# .ci/install-deps. Environment: FUZZ_SECONDS (default 45 per target), JOBS (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-45}
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+passed=0
+failed=0
+count_ctest() {  # adds up "N% tests passed, F tests failed out of T"
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1 || true)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  local f t
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  passed=$((passed + t - f))
+  failed=$((failed + f))
+}
+
+status=0
+echo "== normal build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}"
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" 2>&1 | tee build/ctest.log || status=1
+count_ctest build/ctest.log
+
+echo "== ASan+UBSan build"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLOUDLESS_SANITIZE=ON "${launcher[@]}"
+cmake --build build-asan -j "$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j "$jobs" 2>&1 | tee build-asan/ctest.log || status=1
+count_ctest build-asan/ctest.log
+
+echo "== libFuzzer targets (${fuzz_seconds} s each)"
+CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLOUDLESS_FUZZ=ON "${launcher[@]}"
+cmake --build build-fuzz -j "$jobs"
+for fuzzer in build-fuzz/tests/fuzz_*; do
+  [ -x "$fuzzer" ] || continue
+  name=$(basename "$fuzzer")
+  corpus_seed="tests/fuzz/corpus/${name#fuzz_}"
+  work=$(mktemp -d)
+  [ -d "$corpus_seed" ] && cp -r "$corpus_seed"/. "$work"/
+  if "$fuzzer" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 "$work" \
+       >"build-fuzz/$name.log" 2>&1; then
+    echo "$name: $(grep -E 'stat::number_of_executed_units' "build-fuzz/$name.log" | awk '{print $2}') runs, no crash"
+    passed=$((passed + 1))
+  else
+    echo "$name: FAILED"; tail -n 40 "build-fuzz/$name.log"
+    failed=$((failed + 1)); status=1
+  fi
+  rm -rf "$work"
+done
+
+echo
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || status=1
+exit $status

@@ -1,0 +1,132 @@
+// Plug model table and the pure decoders from device replies to readings (research/miio.md §5).
+#include <catch2/catch.hpp>
+
+#include "protocols/miio/plug_models.h"
+
+using namespace cloudless::miio;
+using nlohmann::json;
+
+TEST_CASE("every table model declares a switch and sane MIoT batches") {
+  for (const PlugModel& model : plug_models()) {
+    CAPTURE(model.model);
+    CHECK(model.has(Quantity::on));
+    CHECK(switch_call(model, Quantity::on, true).has_value());
+    if (model.dialect == Dialect::miot) {
+      std::size_t total = 0;
+      for (const json& batch : miot_get_batches(model)) {
+        CHECK(batch.size() <= static_cast<std::size_t>(model.max_properties_per_request));
+        total += batch.size();
+      }
+      CHECK(total == model.miot.size());
+    }
+  }
+}
+
+TEST_CASE("chuangmi.plug.v3: get_prop bools, wifi_led string, get_power in 0.01 W") {
+  const PlugModel* v3 = find_plug_model("chuangmi.plug.v3");
+  REQUIRE(v3);
+  CHECK(legacy_get_prop_params(*v3) == json::parse(R"(["on","usb_on","temperature","wifi_led"])"));
+  // HA #31653: a real v3 answered three values to four names.
+  auto reading = decode_legacy_props(*v3, json::parse("[false, false, 42]"));
+  REQUIRE(reading);
+  CHECK(reading->on == false);
+  CHECK(reading->usb == false);
+  CHECK(reading->temperature == 42);
+  CHECK_FALSE(reading->led.has_value());
+  // python-miio test: get_power [300] = 3.0 W.
+  auto watts = decode_get_power(json::parse("[300]"));
+  REQUIRE(watts);
+  CHECK(*watts == Approx(3.0));
+  CHECK_FALSE(decode_get_power(json::parse(R"(["x"])")));
+  CHECK(switch_call(*v3, Quantity::on, false)->method == "set_power");
+  CHECK(switch_call(*v3, Quantity::on, false)->params == json::parse(R"(["off"])"));
+  CHECK(switch_call(*v3, Quantity::usb, true)->method == "set_usb_on");
+  CHECK(switch_call(*v3, Quantity::led, true)->params == json::parse(R"(["on"])"));
+}
+
+TEST_CASE("chuangmi.plug.v1 switches with set_on/set_off and no params") {
+  const PlugModel* v1 = find_plug_model("chuangmi.plug.v1");
+  REQUIRE(v1);
+  CHECK(switch_call(*v1, Quantity::on, true)->method == "set_on");
+  CHECK(switch_call(*v1, Quantity::on, false)->method == "set_off");
+  CHECK(switch_call(*v1, Quantity::on, false)->params == json::array());
+  CHECK_FALSE(switch_call(*v1, Quantity::led, true));
+}
+
+TEST_CASE("chuangmi.plug.m1: 'on'/'off' strings; reply seen ['off', 25]") {
+  const PlugModel* m1 = find_plug_model("chuangmi.plug.m1");
+  REQUIRE(m1);
+  auto reading = decode_legacy_props(*m1, json::parse(R"(["off", 25])"));
+  REQUIRE(reading);
+  CHECK(reading->on == false);
+  CHECK(reading->temperature == 25);
+  CHECK(decode_legacy_props(*m1, json::parse(R"(["ON", null])"))->on == true);
+  CHECK_FALSE(decode_legacy_props(*m1, json::parse(R"({"power":"on"})")));
+}
+
+TEST_CASE("power strip: power_consume_rate is the load in W") {
+  const PlugModel* strip = find_plug_model("zimi.powerstrip.v2");
+  REQUIRE(strip);
+  // Values from python-miio's zimi.powerstrip.v2 fixture.
+  auto reading = decode_legacy_props(*strip, json::parse(R"(["on", 48.7, 0.05, 4.09, "off"])"));
+  REQUIRE(reading);
+  CHECK(reading->power == Approx(4.09));
+  CHECK(reading->current == Approx(0.05));
+  CHECK(reading->temperature == Approx(48.7));
+  CHECK(reading->led == false);
+}
+
+TEST_CASE("chuangmi.plug.212a01: MIoT scaling (5/6 ×0.01 W, 5/1 Wh → kWh)") {
+  const PlugModel* plug = find_plug_model("chuangmi.plug.212a01");
+  REQUIRE(plug);
+  // research/miio.md §6.7 vector 6, plus the energy counter.
+  const json result = json::parse(R"([
+    {"did":"on","siid":2,"piid":1,"code":0,"value":true},
+    {"did":"power","siid":5,"piid":6,"code":0,"value":1500},
+    {"did":"energy","siid":5,"piid":1,"code":0,"value":3215},
+    {"did":"voltage","siid":5,"piid":3,"code":0,"value":220},
+    {"did":"x","siid":9,"piid":9,"code":-4003}])");
+  auto reading = decode_miot_properties(*plug, result);
+  REQUIRE(reading);
+  CHECK(reading->on == true);
+  CHECK(reading->power == Approx(15.0));
+  CHECK(reading->energy == Approx(3.215));
+  CHECK(reading->voltage == Approx(220));
+  CHECK(miot_get_batches(*plug).front().front() == json::parse(R"({"did":"on","siid":2,"piid":1})"));
+  const auto off = switch_call(*plug, Quantity::on, false);
+  REQUIRE(off);
+  CHECK(off->method == "set_properties");
+  CHECK(off->params == json::parse(R"([{"did":"on","siid":2,"piid":1,"value":false}])"));
+  CHECK_FALSE(switch_call(*plug, Quantity::power, true));  // read-only
+}
+
+TEST_CASE("MIoT entries with an error code, wrong types or unknown ids are skipped") {
+  const PlugModel* plug = find_plug_model("chuangmi.plug.212a01");
+  REQUIRE(plug);
+  auto reading = decode_miot_properties(*plug, json::parse(R"([
+    {"did":"on","siid":2,"piid":1,"code":-4001},
+    {"did":"power","siid":"5","piid":6,"code":0,"value":100},
+    {"did":"power","siid":5,"piid":6,"code":0,"value":"lots"},
+    7, null])"));
+  REQUIRE(reading);
+  CHECK_FALSE(reading->on);
+  CHECK_FALSE(reading->power);
+  CHECK_FALSE(decode_miot_properties(*plug, json::parse(R"({"code":0})")));
+}
+
+TEST_CASE("set_properties succeeds only when every entry has code 0") {
+  CHECK(miot_set_succeeded(json::parse(R"([{"did":"on","siid":2,"piid":1,"code":0}])")));  // §6.7 vector 8
+  CHECK_FALSE(miot_set_succeeded(json::parse(R"([{"did":"on","siid":2,"piid":1,"code":-4002}])")));
+  CHECK_FALSE(miot_set_succeeded(json::parse(R"([])")));
+  CHECK_FALSE(miot_set_succeeded(json::parse(R"(["ok"])")));
+}
+
+TEST_CASE("unknown models fall back to generic on/off") {
+  CHECK(find_plug_model("acme.plug.x1") == nullptr);
+  const PlugModel miot = generic_miot_plug("acme.plug.x1");
+  CHECK(miot.dialect == Dialect::miot);
+  CHECK(switch_call(miot, Quantity::on, true)->method == "set_properties");
+  const PlugModel legacy = generic_legacy_plug("acme.plug.x1");
+  CHECK(switch_call(legacy, Quantity::on, true)->method == "set_power");
+  CHECK_FALSE(legacy.has(Quantity::power));
+}
