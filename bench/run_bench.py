@@ -53,6 +53,17 @@ def proc_status(pid, key):
     return None
 
 
+def smaps_rollup(pid):
+    """Rss split into what the daemon allocates (anonymous) and shared-library code pages (file)."""
+    out = {}
+    for line in Path("/proc/%d/smaps_rollup" % pid).read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            out[parts[0].rstrip(":")] = int(parts[1])
+    return {"pss_kb": out.get("Pss"), "anonymous_kb": out.get("Anonymous"), "file_backed_kb":
+            (out.get("Rss", 0) - out.get("Anonymous", 0))}
+
+
 def daemon(build, plugs, seconds):
     work = Path(tempfile.mkdtemp(prefix="cloudless_bench_"))
     broker = helpers.Mosquitto(work / "mosquitto")
@@ -82,6 +93,7 @@ def daemon(build, plugs, seconds):
             "seconds": round(t1 - t0, 1),
             "rss_kb": proc_status(daemon.pid, "VmRSS"),
             "peak_rss_kb": proc_status(daemon.pid, "VmHWM"),
+            **smaps_rollup(daemon.pid),
             "cpu_seconds": round(cpu1 - cpu0, 3),
             "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
             "state_messages": states,

@@ -180,7 +180,10 @@ def to_yaml(value, indent=0):
 class Mosquitto:
     """A private broker on 127.0.0.1:<free port>. kill()/restart() keep the port (broker restart tests)."""
 
-    def __init__(self, workdir, port=None, host="127.0.0.1"):
+    def __init__(self, workdir, port=None, host="127.0.0.1", listener_options=(), anonymous=True):
+        """`listener_options`: extra mosquitto.conf lines for the listener (TLS files, password_file)."""
+        self.listener_options = list(listener_options)
+        self.anonymous = anonymous
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host = host
@@ -209,9 +212,10 @@ class Mosquitto:
     def start(self, timeout=10.0):
         assert not self.running, "mosquitto already running"
         self.conf_path.write_text(
-            "listener %d %s\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            "listener %d %s\nallow_anonymous %s\npersistence false\nlog_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-            "connection_messages true\n" % (self.port, self.host)
+            "connection_messages true\n%s" % (self.port, self.host, "true" if self.anonymous else "false",
+                                               "".join(line + "\n" for line in self.listener_options))
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -300,7 +304,9 @@ class MqttClient:
 
     _counter = 0
 
-    def __init__(self, host, port, client_id=None, subscribe=("#",), connect_timeout=10.0):
+    def __init__(self, host, port, client_id=None, subscribe=("#",), connect_timeout=10.0, username=None,
+                 password=None, tls=None):
+        """`tls`: dict of paho tls_set() arguments (ca_certs, certfile, keyfile) for a TLS listener."""
         MqttClient._counter += 1
         self.host = host
         self.port = port
@@ -314,6 +320,10 @@ class MqttClient:
         self._connect_rc = None
         self._subacks = set()
         self._client = paho.Client(client_id=self.client_id, clean_session=True)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls:
+            self._client.tls_set(**tls)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
