@@ -34,6 +34,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLOUDLESS_SANITIZE=
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" 2>&1 | tee build-asan/ctest.log || status=1
 count_ctest build-asan/ctest.log
 

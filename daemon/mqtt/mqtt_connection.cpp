@@ -194,17 +194,17 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
 
   void on_connected(const std::string& cause) {
     if (connected) return;
-    connected = true;
     retry_timer.cancel();
     retry_delay = options.first_retry;
     if (stopping) {
-      // Paho reconnected on its own after stop(): leave again at once.
+      // Paho reconnected on its own (or a connect was in flight) after stop(): leave again at once.
       try {
         client->disconnect(0);
       } catch (const std::exception&) {
       }
       return;
     }
+    connected = true;
     if (ever_connected) {
       ++counters.reconnects;
       spdlog::info("mqtt: connection to {} restored ({})", MqttConnection::redact_uri(options.server),

@@ -16,7 +16,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
-#include <regex>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -31,6 +31,13 @@
 using nlohmann::json;
 using namespace std::chrono_literals;
 using namespace cloudless;
+
+// LeakSanitizer (ASan builds): Paho C 1.3.12 leaks the PUBLISH/SUBSCRIBE commands still queued when an
+// async_client is destroyed while its connection is down (MQTTAsync_destroy → MQTTAsync_NULLPublishCommands
+// drops the topic/payload pointers of unsent commands, and the lists holding them go with it; unfixed
+// upstream as of 1.3.13). The broker-kill tests hit that window now and then. Only allocations made
+// inside libpaho-mqtt3as are suppressed: a client or Core object we forget to free is still reported.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libpaho-mqtt3as.so\n"; }
 
 namespace {
 
@@ -310,9 +317,15 @@ class Observer {
   std::vector<Received> received_;
 };
 
+// "2026-11-22T10:15:03Z"
 bool is_iso8601_utc(const std::string& text) {
-  static const std::regex pattern(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$)");
-  return std::regex_match(text, pattern);
+  static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+  if (text.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool ok = shape[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == shape[i];
+    if (!ok) return false;
+  }
+  return true;
 }
 
 config::MqttConfig bridge_config(const Mosquitto& broker) {
@@ -338,10 +351,16 @@ struct Harness {
     if (start_now) start();
   }
   ~Harness() {
-    io.run([&] {
+    // No REQUIRE here (a throwing destructor during unwinding would terminate): bounded wait instead.
+    std::promise<void> destroyed;
+    boost::asio::post(io.io(), [&] {
       bridge.reset();
-      return 0;
+      destroyed.set_value();
     });
+    if (destroyed.get_future().wait_for(kWait) != std::future_status::ready) {
+      FAIL_CHECK("bridge destruction did not finish");
+      std::abort();  // the io thread still uses the bridge: nothing safe is left to do
+    }
   }
 
   void start() {
