@@ -467,6 +467,21 @@ def test_usb_switch_of_v3(simulator, daemon, mqtt_client):
     assert sim.state("desk_plug")["state"]["usb"] is False
 
 
+def test_toggle_and_legacy_set_on_off_methods(simulator, daemon, mqtt_client):
+    # chuangmi.plug.v1 switches with set_on / set_off (no params), not set_power.
+    sim, d = start_bridge(simulator, daemon, [helpers.make_plug("desk_plug", "chuangmi.plug.v1")])
+    wait_state(mqtt_client, "desk_plug", lambda s: s["state"] == "ON")
+    sim_mark, mark = sim.mark(), mqtt_client.mark()
+    mqtt_client.publish("%s/desk_plug/set/state" % BASE, "TOGGLE")
+    sim.wait_for_request("desk_plug", method="set_off", since=sim_mark, timeout=10)
+    wait_state(mqtt_client, "desk_plug", lambda s: s["state"] == "OFF", since=mark, timeout=10)
+    sim_mark, mark = sim.mark(), mqtt_client.mark()
+    mqtt_client.publish("%s/desk_plug/set" % BASE, '{"state":"toggle"}')
+    sim.wait_for_request("desk_plug", method="set_on", since=sim_mark, timeout=10)
+    wait_state(mqtt_client, "desk_plug", lambda s: s["state"] == "ON", since=mark, timeout=10)
+    assert sim.state("desk_plug")["state"]["power"] is True
+
+
 def test_get_polls_now(simulator, daemon, mqtt_client):
     sim, d = start_bridge(simulator, daemon, [helpers.make_plug("desk_plug", "chuangmi.plug.v3")],
                           device_settings={"desk_plug": {"poll_interval": "60s"}})
