@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: a normal build with every unit and integration test, the same
 # under ASan+UBSan, and every libFuzzer target for a bounded time. Needs the packages of
-# .ci/install-deps. Environment: FUZZ_SECONDS (default 45 per target), JOBS (default nproc).
+# .ci/install-deps. Environment: FUZZ_SECONDS (default 30 per target), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
-fuzz_seconds=${FUZZ_SECONDS:-45}
+fuzz_seconds=${FUZZ_SECONDS:-30}
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 
