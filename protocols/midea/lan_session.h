@@ -1,0 +1,155 @@
+// One Midea appliance seen from the network: a long-lived TCP connection to port 6444 on the
+// daemon's io_context, speaking V2 (5A5A packets, no authentication) or V3 (8370 framing with the
+// token/key handshake), carrying 0xAA application frames. research/midea.md §2, §3.
+//
+//   request(frame) ──queue──▶ [connect] ──▶ [V3: handshake(token) ◀── 64-byte answer → tcp key]
+//        ──▶ V2 packet(frame) [wrapped in an encrypted 8370 request] ──▶ device
+//        ◀── packets, reassembled from the stream ──▶ 0xAA frame ──▶ the matching request's callback
+//                                                           └──▶ anything else: the unsolicited handler
+//
+// Why a long-lived connection with quiet reconnects: units drop the TCP connection every few
+// minutes and refuse new ones for a few seconds (research §8 item 2). A request that meets a
+// dropped connection reconnects (and re-handshakes) and is sent again within its own deadline;
+// the caller sees a failure only when the device stays unreachable for all attempts.
+// The ERROR packet means "authenticate again" (mid-session, msmart #65): close, reconnect,
+// re-handshake. A handshake that is answered with ERROR or with a body that does not verify under
+// our key is an authentication failure: reported as such, retried only after the backoff.
+// The session key lives `session_lifetime` (msmart: 12 h); the next request after that reconnects.
+//
+// One request is in flight at a time (devices handle one). Replies are matched by body type.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "protocols/common/bytes.h"
+#include "protocols/midea/ac_frame.h"
+#include "protocols/midea/frame_v3.h"
+#include "protocols/midea/stream_reassembler.h"
+
+namespace cloudless::midea {
+
+struct LanSessionOptions {
+  std::string host;
+  std::uint16_t port = 6444;
+  std::uint64_t appliance_id = 0;  // written into every V2 header
+  // Both set: V3 (8370 + handshake). Neither: V2. (One without the other is a config error.)
+  std::optional<V3Token> token;
+  std::optional<V3Key> key;
+  std::chrono::milliseconds timeout{2000};        // per attempt: connect+handshake, or reply
+  int retries = 2;                                // extra attempts per request
+  std::chrono::milliseconds settle_after_handshake{1000};  // msmart waits 1 s before the first command
+  std::chrono::seconds session_lifetime{std::chrono::hours(12)};
+  std::chrono::milliseconds backoff_initial{1000};  // after a failed connect or handshake
+  std::chrono::milliseconds backoff_max{60000};
+  std::size_t max_frame_size = kDefaultMaxFrameSize;
+  bool is_v3() const { return token.has_value() && key.has_value(); }
+};
+
+enum class RequestFailure {
+  none,
+  timeout,         // connected, but no matching reply after every attempt
+  unreachable,     // could not connect (refused, reset, no route, name resolution) after every attempt
+  authentication,  // V3 handshake refused: ERROR answer or a body that fails under our key
+  stopped,         // the session was stopped
+  invalid,         // the request frame itself is not encodable (empty, too long)
+};
+std::string_view request_failure_name(RequestFailure failure);
+
+struct RequestResult {
+  RequestFailure failure = RequestFailure::none;
+  AcFrame reply;       // parsed 0xAA frame when ok
+  std::string detail;  // human text for logs ("connection refused", "handshake answered ERROR", ...)
+  bool ok() const { return failure == RequestFailure::none; }
+};
+
+// Everything a session counts; the device kind logs deltas and tests read them.
+struct LanSessionCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t replies = 0;           // matched replies
+  std::uint64_t timeouts = 0;          // attempts without a reply
+  std::uint64_t connects = 0;          // TCP connections established
+  std::uint64_t disconnects = 0;       // connections lost or closed by the peer
+  std::uint64_t handshakes = 0;        // successful V3 handshakes
+  std::uint64_t auth_failures = 0;     // refused handshakes
+  std::uint64_t reauth_requests = 0;   // ERROR received mid-session
+  std::uint64_t skipped_bytes = 0;     // stream bytes before a magic
+  std::uint64_t framing_errors = 0;    // impossible length fields (connection closed)
+  std::uint64_t bad_packets = 0;       // V2/V3 packets failing sign/decrypt/structure
+  std::uint64_t bad_frames = 0;        // 0xAA frames failing length/checksum/CRC/type
+  std::uint64_t unsolicited = 0;       // valid frames no request was waiting for
+};
+
+// What the session tells its owner besides replies (for logs and availability).
+enum class LinkEvent {
+  connected,             // TCP up (and, for V3, authenticated)
+  disconnected,          // lost; the next request reconnects
+  authentication_failed, // "authentication failed: check token/key"
+};
+
+class LanSession : public std::enable_shared_from_this<LanSession> {
+ public:
+  using Callback = std::function<void(const RequestResult&)>;
+  using FrameHandler = std::function<void(const AcFrame&)>;
+  using LinkHandler = std::function<void(LinkEvent, const std::string& detail)>;
+  // Every bad packet or frame, with why: the device kind rate-limits these into log lines.
+  using RejectHandler = std::function<void(const std::string& what)>;
+
+  static std::shared_ptr<LanSession> create(boost::asio::io_context& io, LanSessionOptions options);
+  ~LanSession();
+  LanSession(const LanSession&) = delete;
+  LanSession& operator=(const LanSession&) = delete;
+
+  // Queues one 0xAA frame (ac_commands.h). `done` runs on the io_context exactly once (unless
+  // stop() came first) with the first received frame whose body type is `reply_body_type`.
+  void request(Bytes frame, std::uint8_t reply_body_type, Callback done);
+
+  void on_unsolicited(FrameHandler handler) { unsolicited_handler_ = std::move(handler); }
+  void on_link(LinkHandler handler) { link_handler_ = std::move(handler); }
+  void on_reject(RejectHandler handler) { reject_handler_ = std::move(handler); }
+
+  // Cancels everything and closes the socket; no callback runs afterwards. Idempotent.
+  void stop();
+
+  bool connected() const;  // TCP up and (V3) authenticated
+  const LanSessionCounters& counters() const { return counters_; }
+  const LanSessionOptions& options() const { return options_; }
+
+ private:
+  LanSession(boost::asio::io_context& io, LanSessionOptions options);
+
+  struct Pending {
+    Bytes frame;
+    std::uint8_t reply_body_type = 0;
+    Callback done;
+  };
+
+  boost::asio::io_context& io_;
+  LanSessionOptions options_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::steady_timer deadline_;
+  boost::asio::steady_timer backoff_timer_;
+  StreamReassembler reassembler_;
+  std::array<std::uint8_t, 2048> read_buffer_{};
+  std::deque<Pending> queue_;
+  std::optional<Pending> in_flight_;
+  LanSessionCounters counters_;
+  FrameHandler unsolicited_handler_;
+  LinkHandler link_handler_;
+  RejectHandler reject_handler_;
+  bool stopped_ = false;
+  // The implementation adds its own state (connection phase, tcp key, counters, write queue,
+  // backoff, session start time) here.
+};
+
+}  // namespace cloudless::midea
