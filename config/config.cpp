@@ -50,8 +50,12 @@ constexpr std::string_view kBleKeys[] = {"adapter", "scan_watchdog"};
 constexpr std::string_view kMiioKeys[] = {"protocol", "host",          "port",    "token",
                                           "token_file", "model",       "poll_interval",
                                           "timeout",  "retries",       "miot"};
-constexpr std::string_view kMideaKeys[] = {"protocol",  "host", "port",     "id",           "token",
-                                           "token_file", "key", "key_file", "poll_interval"};
+constexpr std::string_view kMideaKeys[] = {"protocol",      "host",    "port",         "id",
+                                           "token",         "token_file", "key",       "key_file",
+                                           "poll_interval", "timeout", "energy_format"};
+constexpr midea::EnergyFormat kMideaEnergyFormats[] = {
+    midea::EnergyFormat::bcd, midea::EnergyFormat::binary, midea::EnergyFormat::mixed,
+    midea::EnergyFormat::binary_centi, midea::EnergyFormat::bcd_energy_binary_power};
 constexpr std::string_view kXiaomiBleKeys[] = {"protocol",   "mac",   "bindkey",   "bindkey_file",
                                                "product_id", "token", "token_file"};
 constexpr std::string_view kMiotKeys[] = {"switch",  "power",   "energy",
@@ -993,6 +997,24 @@ void Loader::load_midea(const Fields& fields, const Field& entry, MideaDeviceCon
 
   if (const Field* field = find(fields, "poll_interval")) {
     if (const auto interval = read_duration(*field, 1s)) midea.poll_interval = *interval;
+  }
+  if (const Field* field = find(fields, "timeout")) {
+    // Below ~100 ms a LAN round trip plus the Wi-Fi module's own latency fails.
+    if (const auto timeout = read_duration(*field, 100ms)) midea.timeout = *timeout;
+  }
+  if (const Field* field = find(fields, "energy_format")) {
+    if (const auto name = read_text(*field)) {
+      if (const auto format = midea::energy_format_from_name(*name)) {
+        midea.energy_format = *format;
+      } else {
+        std::string valid;
+        for (const midea::EnergyFormat known : kMideaEnergyFormats) {
+          if (!valid.empty()) valid += ", ";
+          valid += midea::energy_format_name(known);
+        }
+        problem(field->line(), field->path, "must be one of " + valid);
+      }
+    }
   }
 }
 

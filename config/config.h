@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocols/midea/ac_group_data.h"
+
 namespace cloudless::config {
 
 enum class OutputMode { json, attribute, both };
@@ -73,6 +75,10 @@ struct MideaDeviceConfig {
   std::string token_hex;  // V3: 128 hex digits
   std::string key_hex;    // V3: 64 hex digits
   std::chrono::milliseconds poll_interval{30000};
+  std::chrono::milliseconds timeout{2000};  // per attempt: connect + handshake, or one reply
+  // How the unit writes power and energy in group-4 replies; nothing on the wire says which
+  // (research/midea.md §4.8), so the user picks it when the readings look wrong.
+  midea::EnergyFormat energy_format = midea::EnergyFormat::bcd;
 
   bool operator==(const MideaDeviceConfig&) const = default;
 };

@@ -47,7 +47,8 @@ Daemon::Daemon(config::Config config)
       status_timer_(io_),
       shutdown_deadline_(io_),
       config_(std::move(config)),
-      notifier_(io_) {}
+      notifier_(io_),
+      ble_hub_(io_, config_.ble.value_or(config::BleConfig{})) {}
 
 Daemon::~Daemon() {
   // The bridge refers to the devices: drop it first, then the devices.
@@ -77,7 +78,7 @@ int Daemon::run() {
 }
 
 void Daemon::add_device(const config::DeviceConfig& device) {
-  auto created = make_device(device, DeviceContext{io_, *bridge_, config_.state_dir});
+  auto created = make_device(device, DeviceContext{io_, *bridge_, config_.state_dir, &ble_hub_});
   if (!created) return;
   model::Device& ref = *created;
   devices_[device.id] = std::move(created);
@@ -151,6 +152,8 @@ void Daemon::reload() {
     remove_device(id, removed_for_good);
   }
   config_ = std::move(next);
+  // Before the devices subscribe: a changed adapter or watchdog restarts a running scan.
+  ble_hub_.configure(config_.ble.value_or(config::BleConfig{}));
   for (const auto& device : config_.devices) {
     if (devices_.count(device.id)) continue;
     if (!device_configs_.count(device.id)) spdlog::info("reload: adding {}", device.id);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
+#include "daemon/devices/ble_hub.h"
 #include "daemon/model/device.h"
 #include "daemon/mqtt/bridge.h"
 #include "daemon/systemd_notify.h"
@@ -43,6 +44,9 @@ class Daemon {
   config::Config config_;
   SystemdNotifier notifier_;
   std::unique_ptr<Bridge> bridge_;
+  // Shared by the BLE devices; declared before devices_ so that it outlives them (they unsubscribe
+  // when destroyed). Scans only while a BLE device is subscribed: without one, no D-Bus at all.
+  BleHub ble_hub_;
   std::map<std::string, std::unique_ptr<model::Device>> devices_;
   std::map<std::string, config::DeviceConfig> device_configs_;
   bool stopping_ = false;

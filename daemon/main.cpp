@@ -39,13 +39,19 @@ int main(int argc, char** argv) {
   add_config_option(check, config_path);
 
   DiscoverOptions discover_options;
-  auto* discover_command =
-      app.add_subcommand("discover", "find miIO devices by broadcast (UDP 54321) or at one address");
+  auto* discover_command = app.add_subcommand(
+      "discover",
+      "find miIO devices (UDP 54321) and Midea appliances (UDP 6445/20086) by broadcast or at one address");
   add_config_option(discover_command, config_path);
   discover_command->add_option("--timeout", discover_options.timeout_s, "seconds to listen for answers")
       ->capture_default_str();
   discover_command->add_option("--target", discover_options.target, "ask one IPv4 address instead of broadcasting");
   discover_command->add_option("--miio-port", discover_options.miio_port, "miIO UDP port")->capture_default_str();
+  // Hidden: tests run fake appliances on free ports of 127.0.0.x.
+  discover_command->add_option("--midea-port", discover_options.midea_ports, "Midea discovery UDP port (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("");
 
   auto* miio = app.add_subcommand("miio", "talk to one Xiaomi miIO WiFi device");
   miio->require_subcommand(1);
@@ -77,6 +83,75 @@ int main(int argc, char** argv) {
                         "the device's address on your WLAN, to check its token afterwards");
   provision->add_option("--wait", provision_options.wait_s, "seconds to keep trying --lan-host")->capture_default_str();
 
+  auto* midea = app.add_subcommand("midea", "talk to one Midea air conditioner (LAN V2/V3)");
+  midea->require_subcommand(1);
+  MideaQueryOptions midea_options;
+  auto* midea_query_command = midea->add_subcommand(
+      "query",
+      "read capabilities and state once; print the state as the daemon publishes it, then the capabilities. "
+      "Without --id, Midea discovery at --host learns the appliance id and V2/V3 first");
+  add_config_option(midea_query_command, config_path);
+  midea_query_command->add_option("--host", midea_options.host, "appliance IPv4 address")->required();
+  midea_query_command->add_option("--port", midea_options.port, "appliance TCP port (default: from discovery, or 6444)");
+  midea_query_command->add_option("--id", midea_options.id, "appliance id, as `cloudless discover` prints it");
+  midea_query_command->add_option("--token", midea_options.token, "V3 token, 128 hex digits");
+  midea_query_command->add_option("--key", midea_options.key, "V3 key, 64 hex digits");
+  midea_query_command->add_option("--token-file", midea_options.token_file, "file holding the V3 token");
+  midea_query_command->add_option("--key-file", midea_options.key_file, "file holding the V3 key");
+  midea_query_command->add_option("--timeout", midea_options.timeout_s, "seconds to wait for each answer")
+      ->capture_default_str();
+  midea_query_command
+      ->add_option("--energy-format", midea_options.energy_format,
+                   "power/energy encoding: bcd, binary, mixed, binary_centi, bcd_energy_binary_power")
+      ->capture_default_str();
+  // Hidden: tests run fake appliances on free ports of 127.0.0.x.
+  midea_query_command
+      ->add_option("--discovery-port", midea_options.discovery_ports, "Midea discovery UDP port (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("");
+
+  auto* ble = app.add_subcommand("ble", "Xiaomi Bluetooth LE sensors: list advertisers, decrypt a captured bind key");
+  ble->require_subcommand(1);
+  BleScanOptions ble_scan_options;
+  auto* ble_scan_command = ble->add_subcommand(
+      "scan", "list the Xiaomi BLE advertisers heard through BlueZ: MAC, product, encrypted or not, last values");
+  ble_scan_command->footer(
+      "Listen through BlueZ (system D-Bus) for --seconds and list every Xiaomi BLE advertiser heard "
+      "(MiBeacon, service data 0xFE95): MAC, RSSI, number of adverts, product id and model, whether its "
+      "adverts are encrypted, the last values it sent (decrypted when the config has its bindkey) and "
+      "the device id when it is configured. The daemon publishes configured sensors only; use this to "
+      "find MACs and to check a bind key. Reads the adapter (ble.adapter) and bind keys from --config "
+      "when the file exists. Exit 1 with what to do when the bus, bluetoothd or the adapter is missing or off.");
+  add_config_option(ble_scan_command, config_path);
+  ble_scan_command->add_option("--seconds", ble_scan_options.seconds, "how long to listen")->capture_default_str();
+  ble_scan_command->add_option("--adapter", ble_scan_options.adapter,
+                               "Bluetooth adapter, e.g. hci1 (default: ble.adapter of the config, else hci0)");
+  ble_scan_command->add_flag("--json", ble_scan_options.json, "print a JSON array instead of the table");
+
+  BleBindkeyOptions ble_bindkey_options;
+  auto* ble_bindkey_command = ble->add_subcommand(
+      "bindkey", "decrypt a captured Mi Home bind request offline: the bind key of an encrypted BLE sensor");
+  ble_bindkey_command->footer(
+      "Decrypt, offline, the bind request Mi Home sends while adding a BLE sensor (POST "
+      ".../app/device/bltbind, captured with an HTTPS proxy such as mitmproxy, HTTP Toolkit, Charles or "
+      "Stream) and print the sensor's bind key, the device it belongs to (did, MAC, model) and a YAML "
+      "snippet for the config. --ssecurity comes from the Mi Home login response of the same session, "
+      "--nonce and --data are the request's _nonce and data form fields; URL-encoded values (%2B %2F %3D) "
+      "are accepted, --data may be the whole form body, and @FILE (or @- for standard input) reads a value "
+      "from a file. Exit 1 when decryption fails (values from different sessions), 2 for values that are "
+      "not base64. The README section \"Getting a bind key (Xiaomi BLE)\" walks through the capture.");
+  add_config_option(ble_bindkey_command, config_path);
+  ble_bindkey_command->add_option("--ssecurity", ble_bindkey_options.ssecurity,
+                                  "ssecurity from the login response (base64, or @FILE)")
+      ->required();
+  ble_bindkey_command->add_option("--nonce", ble_bindkey_options.nonce,
+                                  "_nonce of the bltbind request (base64, or @FILE; may be omitted when --data is "
+                                  "the whole form body)");
+  ble_bindkey_command->add_option("--data", ble_bindkey_options.data,
+                                  "data of the bltbind request (base64, the whole form body, or @FILE)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -96,6 +171,17 @@ int main(int argc, char** argv) {
   if (*info) return miio_info(target);
   if (*call) return miio_call(target, method, params);
   if (*provision) return miio_provision(provision_options);
+  if (*midea_query_command) return midea_query(midea_options);
+  if (*ble_scan_command) {
+    ble_scan_options.config_path = config_path;
+    ble_scan_options.config_given = ble_scan_command->get_option("--config")->count() > 0;
+    return ble_scan(ble_scan_options);
+  }
+  if (*ble_bindkey_command) {
+    ble_bindkey_options.config_path = config_path;
+    ble_bindkey_options.config_given = ble_bindkey_command->get_option("--config")->count() > 0;
+    return ble_bindkey(ble_bindkey_options);
+  }
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
   return kExitUsage;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cloudless::cli {
 
@@ -21,7 +22,9 @@ struct DiscoverOptions {
   double timeout_s = 5;
   std::string target;  // empty: broadcast
   std::uint16_t miio_port = 54321;
+  std::vector<std::uint16_t> midea_ports;  // empty: 6445 and 20086 (tests use free ports)
 };
+// miIO hello and Midea discovery at once, on one io_context; one line per device.
 int discover(const DiscoverOptions& options);
 
 struct MiioTarget {
@@ -46,5 +49,36 @@ struct ProvisionOptions {
   double wait_s = 60;     // how long to try the LAN address
 };
 int miio_provision(const ProvisionOptions& options);
+
+struct MideaQueryOptions {
+  std::string host;
+  std::uint16_t port = 0;        // 0: what discovery reports, else 6444
+  std::uint64_t id = 0;          // 0: learn it (and V2/V3) by discovery at `host`
+  std::string token, key;        // V3: 128 and 64 hex digits
+  std::string token_file, key_file;
+  double timeout_s = 2;          // per attempt
+  std::string energy_format = "bcd";
+  std::vector<std::uint16_t> discovery_ports;  // empty: 6445 and 20086 (tests use free ports)
+};
+// Capabilities and one state query, printed as the daemon would publish the state.
+int midea_query(const MideaQueryOptions& options);
+
+struct BleScanOptions {
+  double seconds = 10;
+  std::string adapter;      // empty: ble.adapter of the config, else hci0
+  std::string config_path;
+  bool config_given = false;  // named with --config: it must load (the default file may be absent)
+  bool json = false;          // a JSON array instead of the table
+};
+// Xiaomi BLE advertisers heard through BlueZ in `seconds`: one table row each (ble_commands.cpp).
+int ble_scan(const BleScanOptions& options);
+
+struct BleBindkeyOptions {
+  std::string ssecurity, nonce, data;  // as captured; "@FILE" reads a file, "@-" standard input
+  std::string config_path;
+  bool config_given = false;
+};
+// Decrypts a captured Mi Home bind request offline and prints each key with a YAML snippet.
+int ble_bindkey(const BleBindkeyOptions& options);
 
 }  // namespace cloudless::cli

@@ -1,4 +1,4 @@
-// `cloudless discover` and `cloudless miio info|call|provision`: one io_context run to completion.
+// `cloudless miio info|call|provision`: one io_context run to completion. (`discover`: discover_command.cpp.)
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -100,33 +100,6 @@ std::string default_gateway() {
 }
 
 }  // namespace
-
-int discover(const DiscoverOptions& options) {
-  std::string error;
-  const auto found = discover_miio(options.target, options.miio_port, options.timeout_s, error);
-  if (!error.empty()) {
-    std::fprintf(stderr, "cloudless: discover: %s\n", error.c_str());
-    return kExitFailure;
-  }
-  for (const auto& device : found) {
-    std::string model;
-    if (device.token) {
-      // A revealed token lets us ask for the model right away.
-      MiioTarget target{device.address, options.miio_port, {}, 1.0, 0};
-      const auto info = call_once(target, *device.token, "miIO.info", nlohmann::json::array());
-      if (info.ok() && info.result.is_object() && info.result.contains("model") && info.result["model"].is_string())
-        model = info.result["model"].get<std::string>();
-    }
-    std::printf("miio  %-15s  id=%u  model=%s  token=%s\n", device.address.c_str(), device.device_id,
-                model.empty() ? "?" : model.c_str(),
-                device.token ? to_hex(*device.token).c_str() : "hidden (use the token from your backup or cloud)");
-  }
-  if (found.empty())
-    std::fprintf(stderr, "no device answered within %.1f s (%s)\n", options.timeout_s,
-                 options.target.empty() ? "broadcast: devices on other subnets or VLANs cannot hear it; try --target"
-                                        : options.target.c_str());
-  return kExitOk;
-}
 
 int miio_info(const MiioTarget& target) {
   const auto token = token_or_complain(target.token);

@@ -8,6 +8,12 @@ void Device::publish_state(const nlohmann::json& changes) {
   listener_.on_state(*this);
 }
 
+void Device::replace_state(const nlohmann::json& full) {
+  state_ = full.is_object() ? full : nlohmann::json::object();
+  last_seen_ = std::chrono::system_clock::now();
+  listener_.on_state(*this);
+}
+
 void Device::set_online(bool online) {
   if (online_ == online) return;
   online_ = online;

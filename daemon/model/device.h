@@ -64,6 +64,10 @@ class Device {
  protected:
   // Merge `changes` into the state, mark the device seen now and tell the listener.
   void publish_state(const nlohmann::json& changes);
+  // Replace the whole state with `full` (a device kind that rebuilds its complete state each time):
+  // a reading that disappeared (an AC's outdoor sensor reporting "none") leaves the payload instead
+  // of keeping its last value forever.
+  void replace_state(const nlohmann::json& full);
   void set_online(bool online);
   void description_changed() { listener_.on_description_changed(*this); }
 

@@ -70,6 +70,27 @@ Entity signal_strength(std::string key) {
   return measurement(std::move(key), "signal_strength", "dBm").diagnostic().disabled_by_default();
 }
 
+Entity moisture(std::string key) { return measurement(std::move(key), "moisture", "%"); }
+// HA has the conductivity device class since 2024.11 (PRODUCT.md requires 2024.12).
+Entity conductivity(std::string key) { return measurement(std::move(key), "conductivity", "µS/cm"); }
+
+Entity formaldehyde(std::string key) {
+  return measurement(std::move(key), "", "mg/m³").named("Formaldehyde").with_icon("mdi:molecule").precision(2);
+}
+
+Entity duration(std::string key, std::string name) {
+  return measurement(std::move(key), "duration", "s").named(std::move(name));
+}
+
+Entity timestamp(std::string key, std::string name) {
+  Entity e;
+  e.key = std::move(key);
+  e.component = Component::sensor;
+  e.device_class = "timestamp";
+  e.name = std::move(name);
+  return e;
+}
+
 Entity binary(std::string key, std::string device_class, bool inverted) {
   Entity e;
   e.key = std::move(key);

@@ -66,6 +66,11 @@ Entity humidity(std::string key = "humidity");                    // %
 Entity battery(std::string key = "battery");                      // %, diagnostic
 Entity illuminance(std::string key = "illuminance");              // lx
 Entity signal_strength(std::string key = "rssi");                 // dBm, diagnostic, disabled
+Entity moisture(std::string key = "moisture");                    // % (soil)
+Entity conductivity(std::string key = "conductivity");            // µS/cm (soil)
+Entity formaldehyde(std::string key = "formaldehyde");            // mg/m³ (HA has no device class for it)
+Entity duration(std::string key, std::string name);               // s
+Entity timestamp(std::string key, std::string name);              // ISO 8601 text, e.g. last_seen
 Entity binary(std::string key, std::string device_class, bool inverted = false);
 Entity climate(ClimateTraits traits, std::string key = "climate");
 }  // namespace presets

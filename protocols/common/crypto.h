@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -35,6 +36,34 @@ std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, By
 // multiple of 16.
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext);
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext);
+
+// AES-128-CCM (NIST SP 800-38C; MiBeacon v4/v5 with a 4-byte tag and a 12-byte nonce, and the
+// legacy v2/v3 one-byte check with a 16-byte tag and a 13-byte nonce). The nonce is 7..13 bytes, the
+// tag 4, 6, 8, 10, 12, 14 or 16 bytes; aad may be empty. Encrypt returns ciphertext ‖ tag. Decrypt
+// releases plaintext only when the tag verifies: nullopt means a wrong key, altered data or a bad
+// parameter (the caller checks its own parameters, so in practice "wrong key or altered data").
+std::optional<Bytes> aes128_ccm_encrypt(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,
+                                        std::size_t tag_length);
+std::optional<Bytes> aes128_ccm_decrypt(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext,
+                                        ByteView tag);
+
+// AES-128-CTR: XOR with the keystream AES(key, counter block), the 16-byte iv being the first counter
+// block (incremented as a 128-bit big-endian number). Encrypting and decrypting are the same call.
+// MiBeacon v2/v3 frames are CCM without a usable tag, so they are read as plain CTR.
+std::optional<Bytes> aes128_ctr(ByteView key, ByteView iv, ByteView data);
+
+// RC4 lives only in OpenSSL 3's "legacy" provider (ossl-modules/legacy.so, shipped by Debian's
+// libssl3). It is loaded once, into a private library context so the default context used by every
+// other primitive here stays as OpenSSL configured it. rc4_available() says whether that worked;
+// rc4() then returns nullopt, and callers tell the user why (kRc4UnavailableReason).
+inline constexpr const char* kRc4UnavailableReason =
+    "RC4 is not available: OpenSSL's legacy provider (legacy.so in the ossl-modules directory, or "
+    "$OPENSSL_MODULES) could not be loaded";
+bool rc4_available();
+
+// RC4 with a 1..256-byte key, discarding the first `drop` keystream bytes ("RC4-drop[n]"; Xiaomi's
+// cloud API uses drop = 1024, the Mi BLE auth drop = 0). Encrypting and decrypting are the same call.
+std::optional<Bytes> rc4(ByteView key, ByteView data, std::size_t drop = 0);
 
 // Compares without an early exit (CRYPTO_memcmp), for checksums/MICs computed under a secret key.
 // Different sizes compare unequal.

@@ -4,6 +4,7 @@
 // three rounds), replies de-duplicated by appliance id.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -58,7 +59,24 @@ class LanDiscovery : public std::enable_shared_from_this<LanDiscovery> {
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer resend_timer_;
   LanDiscoveryCounters counters_;
-  // The implementation adds receive buffer, results and sender endpoint here.
+
+  // ---- implementation state (lan_discovery.cpp) ----
+  void on_target(const boost::asio::ip::address& address);
+  void send_round();
+  void start_receive();
+  void on_receive(const boost::system::error_code& error, std::size_t size);
+  void finish(std::string error);
+
+  boost::asio::ip::udp::resolver resolver_;
+  Callback done_;
+  bool started_ = false;
+  bool finished_ = false;  // the callback ran, or stop()
+  boost::asio::ip::udp::endpoint target_;
+  boost::asio::ip::udp::endpoint sender_;
+  std::array<std::uint8_t, 2048> receive_buffer_{};
+  std::shared_ptr<const Bytes> request_;
+  std::vector<DiscoveredAppliance> results_;
+  std::string send_error_;  // the last failed send, reported when nothing could be sent
 };
 
 }  // namespace cloudless::midea

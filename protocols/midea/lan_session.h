@@ -19,6 +19,7 @@
 // One request is in flight at a time (devices handle one). Replies are matched by body type.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -148,8 +149,67 @@ class LanSession : public std::enable_shared_from_this<LanSession> {
   LinkHandler link_handler_;
   RejectHandler reject_handler_;
   bool stopped_ = false;
-  // The implementation adds its own state (connection phase, tcp key, counters, write queue,
-  // backoff, session start time) here.
+
+  // ---- implementation state (lan_session.cpp explains the rules) ----
+  using Clock = std::chrono::steady_clock;
+  // idle: no socket. connecting: resolve + TCP connect. handshaking: V3 handshake sent.
+  // settling: authenticated, waiting settle_after_handshake. ready: requests may be sent.
+  enum class Phase { idle, connecting, handshaking, settling, ready };
+  enum class BackoffReason { none, connect, authentication };
+
+  void pump();
+  void start_attempt();
+  void start_connect();
+  void on_resolved(std::uint64_t generation, const boost::system::error_code& error,
+                   const boost::asio::ip::tcp::resolver::results_type& results);
+  void on_connected(std::uint64_t generation, const boost::system::error_code& error);
+  void on_authenticated(const V3TcpKey& tcp_key);
+  void become_ready();
+  void send_request();
+  void write(Bytes packet);
+  void write_next();
+  void start_read();
+  void on_read(std::uint64_t generation, const boost::system::error_code& error, std::size_t size);
+  void handle_packet(ByteView packet);
+  void handle_v2_packet(ByteView packet);
+  void handle_frame(ByteView payload);
+  void arm_deadline(std::chrono::milliseconds after);
+  void cancel_deadline();
+  void on_deadline(std::uint64_t sequence);
+  void connect_failed(const std::string& detail, bool authentication);
+  void connection_lost(const std::string& detail);
+  void attempt_failed(const std::string& detail);
+  void close_connection();
+  void reject(std::uint64_t& counter, std::string what);
+  void emit_link(LinkEvent event, const std::string& detail);
+  void finish(RequestResult result);
+  std::uint16_t next_v3_counter();
+
+  boost::asio::steady_timer settle_timer_;
+  Phase phase_ = Phase::idle;
+  std::uint64_t generation_ = 0;       // bumped on every close/connect: stale handlers return early
+  std::uint64_t deadline_sequence_ = 0;  // bumped on every arm/cancel of deadline_
+  std::optional<V3TcpKey> tcp_key_;
+  std::uint16_t v3_counter_ = 0;
+  std::uint32_t message_id_ = 0;
+  Clock::time_point ready_since_{};
+  int consecutive_timeouts_ = 0;       // on the current connection, reset by any valid packet
+  int sends_on_connection_ = 0;        // sends of the request in flight on the current connection
+  std::uint64_t pending_skipped_ = 0;  // skipped bytes not reported yet (one report per resync)
+  std::deque<Bytes> write_queue_;
+  bool writing_ = false;
+  // The request in flight.
+  int attempt_ = 0;
+  Clock::time_point request_deadline_{};
+  bool request_sent_ = false;
+  bool connected_for_request_ = false;  // a TCP connection existed at some point of this request
+  bool reused_connection_ = false;      // the connection predates the request (one free retry)
+  // Backoff after failed connects / handshakes.
+  BackoffReason backoff_reason_ = BackoffReason::none;
+  Clock::time_point backoff_until_{};
+  std::chrono::milliseconds backoff_delay_{0};
+  std::string last_failure_;
+  RequestFailure backoff_failure_ = RequestFailure::unreachable;  // timeout once TCP was up
 };
 
 }  // namespace cloudless::midea

@@ -124,3 +124,24 @@ def daemon(request, tmp_path, cloudless_bin, mosquitto):
 
     request.addfinalizer(stop_all)
     return start
+
+
+# Midea AC simulator (helpers.MideaSimulator): start(acs, extra_args=()) -> started and ready;
+# `acs` are helpers.make_ac(...) dicts. Every simulator started is stopped at teardown.
+@pytest.fixture
+def midea_simulator(request, tmp_path):
+    sims = []
+
+    def start(acs, extra_args=()):
+        sim = helpers.MideaSimulator(acs, tmp_path / ("midea_sim%d" % len(sims)), extra_args=extra_args)
+        sims.append(sim)
+        _attach_log(request, "midea simulator %d" % len(sims), sim.log_text)
+        sim.start()
+        return sim
+
+    def stop_all():
+        for sim in sims:
+            sim.stop()
+
+    request.addfinalizer(stop_all)
+    return start

@@ -534,39 +534,46 @@ class SimError(Exception):
     pass
 
 
-class Simulator:
-    """Runs tests/sim/miio_plug_sim.py and talks to its control channel (JSON lines over TCP)."""
+class SimulatorProcess:
+    """A device simulator under tests/sim/ run as a child process, and its control channel (JSON lines
+    over TCP). stdin is a pipe (--exit-on-stdin-eof) and --max-runtime bounds it, so a killed test run
+    leaves nothing behind; stop() ends it (SIGTERM, then SIGKILL). Subclasses name the script and the
+    key under which the config and the ready line list the simulated devices."""
 
-    def __init__(self, plugs, workdir, extra_args=(), max_runtime=900):
-        self.specs = list(plugs)
+    SCRIPT = None
+    DEVICES_KEY = None
+    LABEL = "simulator"
+
+    def __init__(self, specs, workdir, extra_args=(), max_runtime=900):
+        self.specs = list(specs)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.extra_args = list(extra_args)
         self.max_runtime = max_runtime
-        self.config_path = self.workdir / "plugs.json"
-        self.log_path = self.workdir / "simulator.stderr"
+        self.config_path = self.workdir / ("%s.json" % self.DEVICES_KEY)
+        self.log_path = self.workdir / ("%s.stderr" % self.LABEL.replace(" ", "_"))
         self.proc = None
         self.ready = None
-        self.plugs = {}
+        self.devices = {}
         self._sock = None
         self._rfile = None
         self._log = None
 
     # --- process
     def start(self, timeout=10.0):
-        self.config_path.write_text(json.dumps({"plugs": self.specs}, indent=1))
+        self.config_path.write_text(json.dumps({self.DEVICES_KEY: self.specs}, indent=1))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [PY, str(SIM_SCRIPT), "--config", str(self.config_path), "--exit-on-stdin-eof",
+            [PY, str(self.SCRIPT), "--config", str(self.config_path), "--exit-on-stdin-eof",
              "--max-runtime", str(self.max_runtime)] + self.extra_args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
         )
         line = self._read_ready_line(timeout)
         if not line:
             rc = stop_process(self.proc, timeout=2)
-            raise SimError("simulator did not become ready (exit %s):\n%s" % (rc, read_text(self.log_path)))
+            raise SimError("%s did not become ready (exit %s):\n%s" % (self.LABEL, rc, read_text(self.log_path)))
         self.ready = json.loads(line)
-        self.plugs = {p["name"]: p for p in self.ready["plugs"]}
+        self.devices = {d["name"]: d for d in self.ready[self.DEVICES_KEY]}
         self._sock = socket.create_connection(("127.0.0.1", self.ready["control_port"]), timeout=10)
         self._rfile = self._sock.makefile("rb")
         return self
@@ -619,16 +626,34 @@ class Simulator:
     # --- control channel
     def command(self, cmd, **kw):
         if self._sock is None:
-            raise SimError("simulator not started")
+            raise SimError("%s not started" % self.LABEL)
         req = dict(kw, cmd=cmd)
         self._sock.sendall((json.dumps(req) + "\n").encode())
         line = self._rfile.readline()
         if not line:
-            raise SimError("simulator closed the control channel (exit %s)" % (self.proc.poll(),))
+            raise SimError("%s closed the control channel (exit %s)" % (self.LABEL, self.proc.poll()))
         reply = json.loads(line)
         if not reply.get("ok"):
-            raise SimError("simulator refused %s: %s" % (req, reply.get("error")))
+            raise SimError("%s refused %s: %s" % (self.LABEL, req, reply.get("error")))
         return reply
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Simulator(SimulatorProcess):
+    """tests/sim/miio_plug_sim.py: miIO plugs."""
+
+    SCRIPT = SIM_SCRIPT
+    DEVICES_KEY = "plugs"
+    LABEL = "simulator"
+
+    @property
+    def plugs(self):
+        return self.devices
 
     def plug(self, name):
         """The ready-line description of a plug: name, address, port, did, token, model, layout."""
@@ -687,12 +712,6 @@ class Simulator:
             if time.monotonic() >= deadline:
                 raise AssertionError("no %s log entry for plug %s within %.1f s" % (kind, plug, timeout))
             time.sleep(0.05)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -896,3 +915,108 @@ def ha_expand(obj):
     if isinstance(obj, list):
         return [ha_expand(v) for v in obj]
     return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# the Midea AC simulator (tests/sim/midea_ac_sim.py)
+
+MIDEA_SIM_SCRIPT = TESTS_DIR / "sim" / "midea_ac_sim.py"
+
+
+def make_ac(name, address=None, protocol="v3", port=0, discovery_port=0, discovery_port_alt=0, token=None,
+            key=None, state=None, behaviour=None, capabilities=None, **extra):
+    """An AC description for MideaSimulator (see `midea_ac_sim.py --help`). A random 127.a.b.c address
+    when `address` is None; port 0 (TCP and both discovery ports) = free ports chosen by the simulator
+    and reported by MideaSimulator.ac(name). V3 ACs get a random token/key unless given. `extra` is
+    passed as-is (id, handshake_r, sn, ssid, mac, energy_format, ...)."""
+    if address is None:
+        address = random_loopback_address()
+    spec = {"name": name, "address": address, "port": port, "protocol": protocol,
+            "discovery_port": discovery_port, "discovery_port_alt": discovery_port_alt}
+    if protocol == "v3":
+        spec["token"] = token or "%0128x" % _rng.getrandbits(512)
+        spec["key"] = key or "%064x" % _rng.getrandbits(256)
+    if state:
+        spec["state"] = dict(state)
+    if behaviour:
+        spec["behaviour"] = dict(behaviour)
+    if capabilities:
+        spec["capabilities"] = dict(capabilities)
+    spec.update(extra)
+    return spec
+
+
+def midea_device(ac_info, **settings):
+    """The `devices.<id>` YAML entry for a simulated AC (MideaSimulator.ac(name) or a ready-line dict);
+    `settings` (poll_interval, timeout, energy_format, ...) are added as-is."""
+    entry = {"protocol": "midea", "host": ac_info["address"], "port": int(ac_info["port"]),
+             "id": int(ac_info["id"])}
+    if ac_info.get("protocol") == "v3":
+        entry["token"] = ac_info["token"]
+        entry["key"] = ac_info["key"]
+    entry.update(settings)
+    return entry
+
+
+class MideaSimulator(SimulatorProcess):
+    """tests/sim/midea_ac_sim.py: Midea air conditioners."""
+
+    SCRIPT = MIDEA_SIM_SCRIPT
+    DEVICES_KEY = "acs"
+    LABEL = "Midea simulator"
+
+    @property
+    def acs(self):
+        return self.devices
+
+    def ac(self, name):
+        """The ready-line description of an AC: name, address, port, discovery_ports, protocol, id,
+        udpid, token, key, sn, ssid, mac."""
+        return self.acs[name]
+
+    def state(self, ac):
+        """Everything the simulator knows of `ac`: {"state", "behaviour", "capabilities",
+        "connections", "requests", "handshakes", ...}."""
+        return self.command("state", ac=ac)
+
+    def set_state(self, ac, **state):
+        return self.command("set_state", ac=ac, state=state)["state"]
+
+    def set_behaviour(self, ac, **behaviour):
+        return self.command("set_behaviour", ac=ac, behaviour=behaviour)["behaviour"]
+
+    def set_capabilities(self, ac, **capabilities):
+        return self.command("set_capabilities", ac=ac, capabilities=capabilities)["capabilities"]
+
+    def log(self, ac=None, since=0, kind=None):
+        kw = {"since": since}
+        if ac is not None:
+            kw["ac"] = ac
+        if kind is not None:
+            kw["kind"] = kind
+        return self.command("log", **kw)["entries"]
+
+    def mark(self):
+        """The current log sequence number: pass it as `since`."""
+        return self.command("log", since=2**62)["next"]
+
+    def clear_log(self):
+        return self.command("clear_log")["next"]
+
+    def drop(self, ac):
+        """Closes the AC's live TCP connections now; returns how many there were."""
+        return self.command("drop", ac=ac)["closed"]
+
+    def wait_for_log(self, ac=None, kind=None, predicate=None, since=0, timeout=10.0):
+        """First log entry matching; bounded by `timeout` (AssertionError)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.log(ac, since=since, kind=kind):
+                if predicate is None or _safe(predicate, e):
+                    return e
+            if time.monotonic() >= deadline:
+                seen = [(e["kind"], e.get("what") or e.get("reason") or e.get("why"))
+                        for e in self.log(ac, since=since)][-10:]
+                raise AssertionError("no %s log entry for AC %s within %.1f s; last entries: %s"
+                                     % (kind or "matching", ac, timeout, seen))
+            time.sleep(0.05)

@@ -649,7 +649,7 @@ const std::vector<std::pair<std::string, std::string>> kBadConfigs = {
      "config.yaml:6: devices.ac.poll_interval: must be at least 1s"},
     {"devices:\n  ac:\n    protocol: midea\n    host: 192.168.1.60\n    id: 1\n    model: x.y.z\n",
      "config.yaml:6: devices.ac.model: unknown key for a midea device (valid: protocol, host, port, "
-     "id, token, token_file, key, key_file, poll_interval)"},
+     "id, token, token_file, key, key_file, poll_interval, timeout, energy_format)"},
 
     // xiaomi_ble
     {"devices:\n  s:\n    protocol: xiaomi_ble\n", "config.yaml:2: devices.s: missing required key 'mac'"},
@@ -1202,5 +1202,47 @@ TEST_CASE("garbage never throws and always gives a config or errors", "[config]"
     check_never_throws("mqtt:\n  password_file: \"/etc/passwd\\0x\"\n");
     check_never_throws(kMiio.substr(0, kMiio.rfind("    token")) + "    token_file: /dev/zero\n");
     check_never_throws(kMiio.substr(0, kMiio.rfind("    token")) + "    token_file: /proc/self/maps\n");
+  }
+}
+
+TEST_CASE("midea: timeout and energy_format", "[config][midea]") {
+  const std::string base =
+      "devices:\n  ac:\n    protocol: midea\n    host: 192.168.1.60\n    id: 151732605161920\n";
+  SECTION("defaults: 2 s per attempt, BCD energy (msmart's default)") {
+    const LoadResult result = load(base);
+    REQUIRE(result.errors.empty());
+    const auto& ac = settings_of<MideaDeviceConfig>(*result.config, "ac");
+    CHECK(ac.timeout == 2s);
+    CHECK(ac.energy_format == cloudless::midea::EnergyFormat::bcd);
+  }
+  SECTION("every format name is read into its value") {
+    const std::pair<const char*, cloudless::midea::EnergyFormat> formats[] = {
+        {"bcd", cloudless::midea::EnergyFormat::bcd},
+        {"binary", cloudless::midea::EnergyFormat::binary},
+        {"mixed", cloudless::midea::EnergyFormat::mixed},
+        {"binary_centi", cloudless::midea::EnergyFormat::binary_centi},
+        {"bcd_energy_binary_power", cloudless::midea::EnergyFormat::bcd_energy_binary_power}};
+    for (const auto& [name, format] : formats) {
+      CAPTURE(name);
+      const LoadResult result = load(base + "    energy_format: " + name + "\n    timeout: 750ms\n");
+      REQUIRE(result.errors.empty());
+      const auto& ac = settings_of<MideaDeviceConfig>(*result.config, "ac");
+      CHECK(ac.energy_format == format);
+      CHECK(ac.timeout == 750ms);
+    }
+  }
+  SECTION("bad values name the key and the valid choices") {
+    CHECK(errors_of(base + "    energy_format: BCD\n") ==
+          std::vector<std::string>{"config.yaml:6: devices.ac.energy_format: must be one of bcd, binary, mixed, "
+                                   "binary_centi, bcd_energy_binary_power"});
+    CHECK(errors_of(base + "    timeout: 50ms\n") ==
+          std::vector<std::string>{"config.yaml:6: devices.ac.timeout: must be at least 100ms"});
+    CHECK(errors_of(base + "    timeout: soon\n").size() == 1);
+  }
+  SECTION("config/example.yaml documents both keys") {
+    std::ifstream file(CLOUDLESS_SOURCE_DIR "/config/example.yaml");
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    CHECK(text.find("energy_format:") != std::string::npos);
+    CHECK(text.find("bcd_energy_binary_power") != std::string::npos);
   }
 }

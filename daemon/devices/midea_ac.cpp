@@ -1,0 +1,757 @@
+#include "daemon/devices/midea_ac.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocols/midea/ac_commands.h"
+#include "protocols/midea/ac_frame.h"
+#include "protocols/midea/ac_group_data.h"
+#include "protocols/midea/ac_vocabulary.h"
+
+namespace cloudless {
+
+namespace {
+
+using midea::RequestFailure;
+using midea::RequestResult;
+using nlohmann::json;
+
+constexpr int kMissesToOffline = 3;
+// Units announce more pages by a flag; a broken one could announce them forever.
+constexpr int kMaxCapabilityPages = 4;
+// A unit whose capabilities do not mention energy gets asked for group 4 (msmart does the same);
+// when it does not answer this many times in a row it has no meter.
+constexpr int kEnergyMissesToGiveUp = 2;
+constexpr std::chrono::minutes kRejectReportInterval{1};
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+std::string upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
+  return text;
+}
+
+std::string join(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (const std::string_view name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::vector<std::string> strings(const std::vector<std::string_view>& names) {
+  return {names.begin(), names.end()};
+}
+
+// ON / OFF / TOGGLE (any case) or a JSON bool. nullopt: not one of them. TOGGLE inverts `current`.
+std::optional<bool> read_switch(const json& value, bool current) {
+  if (value.is_boolean()) return value.get<bool>();
+  if (!value.is_string()) return std::nullopt;
+  const std::string text = upper(value.get<std::string>());
+  if (text == "ON") return true;
+  if (text == "OFF") return false;
+  if (text == "TOGGLE") return !current;
+  return std::nullopt;
+}
+
+// A name out of `valid` (any case). nullopt: not a string or not in the list.
+std::optional<std::string> read_name(const json& value, const std::vector<std::string_view>& valid) {
+  if (!value.is_string()) return std::nullopt;
+  const std::string name = lower(value.get<std::string>());
+  if (std::find(valid.begin(), valid.end(), name) == valid.end()) return std::nullopt;
+  return name;
+}
+
+// A JSON number or a numeric string ("24.5": /set/target_temperature payloads arrive as text when
+// they do not parse as JSON numbers).
+std::optional<double> read_number(const json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (!value.is_string()) return std::nullopt;
+  const std::string text = value.get<std::string>();
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) return std::nullopt;
+  return number;
+}
+
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+std::string failure_text(const RequestResult& result) {
+  std::string text(midea::request_failure_name(result.failure));
+  if (!result.detail.empty()) text += ": " + result.detail;
+  return text;
+}
+
+}  // namespace
+
+MideaAc::MideaAc(std::string id, config::MideaDeviceConfig config, DeviceContext context)
+    : model::Device(std::move(id), context.listener),
+      config_(std::move(config)),
+      context_(context),
+      poll_timer_(context.io),
+      features_(midea_ac_default_features()),
+      availability_(kMissesToOffline),
+      state_file_(context.state_dir, "midea_" + this->id()) {}
+
+MideaAc::~MideaAc() { stop(); }
+
+template <typename Handler>
+midea::LanSession::Callback MideaAc::guarded(Handler handler) {
+  return [alive = std::weak_ptr<int>(alive_), this, handler = std::move(handler)](const RequestResult& result) mutable {
+    if (alive.expired() || !started_) return;
+    handler(result);
+  };
+}
+
+model::DeviceInfo MideaAc::info() const {
+  model::DeviceInfo info;
+  info.protocol = "midea";
+  info.stable_id = "midea_" + std::to_string(config_.appliance_id);
+  info.manufacturer = "Midea";
+  info.model_name = "Air conditioner";
+  info.model_id = config_.token_hex.empty() ? "LAN V2" : "LAN V3";
+  info.address = config_.host;
+  return info;
+}
+
+std::vector<model::Entity> MideaAc::entities() const {
+  namespace presets = model::presets;
+  model::ClimateTraits traits;
+  traits.modes = strings(midea::hvac_mode_names(features_));
+  traits.fan_modes = strings(midea::fan_mode_names(features_));
+  // A list with only "off" (swing) or only "none" (presets) is no control at all.
+  if (const auto swing = midea::swing_mode_names(features_); swing.size() > 1) traits.swing_modes = strings(swing);
+  for (const std::string_view preset : midea::preset_names(features_)) {
+    if (preset != "none") traits.preset_modes.emplace_back(preset);  // HA adds "none" itself
+  }
+  traits.min_temp = features_.min_temperature;
+  traits.max_temp = features_.max_temperature;
+  traits.temp_step = midea_ac_temperature_step(features_);
+  traits.has_current_humidity = features_.humidity;
+
+  std::vector<model::Entity> out{presets::climate(std::move(traits))};
+  out.push_back(presets::temperature("indoor_temperature").named("Indoor temperature"));
+  out.push_back(presets::temperature("outdoor_temperature").named("Outdoor temperature"));
+  if (features_.humidity) out.push_back(presets::humidity("indoor_humidity").named("Indoor humidity"));
+  if (meter_) {
+    out.push_back(presets::power());
+    out.push_back(presets::energy());
+  }
+  model::Entity error_code;
+  error_code.key = "error_code";
+  error_code.component = model::Component::sensor;
+  error_code.name = "Error code";
+  out.push_back(error_code.diagnostic().with_icon("mdi:alert-circle-outline"));
+  if (features_.filter_reminder)
+    out.push_back(presets::binary("filter_alert", "problem").named("Filter").diagnostic());
+  if (features_.display_control) out.push_back(presets::switch_("display", "Display"));
+  out.push_back(presets::switch_("beep", "Beep"));
+  return out;
+}
+
+void MideaAc::start() {
+  if (started_) return;
+  started_ = true;
+
+  midea::LanSessionOptions options;
+  options.host = config_.host;
+  options.port = config_.port;
+  options.appliance_id = config_.appliance_id;
+  options.timeout = config_.timeout;
+  if (!config_.token_hex.empty() || !config_.key_hex.empty()) {
+    // The config loader checked both (128 and 64 hex digits, both or neither).
+    options.token = midea::parse_v3_token(config_.token_hex);
+    options.key = midea::parse_v3_key(config_.key_hex);
+  }
+  session_ = midea::LanSession::create(context_.io, std::move(options));
+  const std::weak_ptr<int> alive = alive_;
+  session_->on_unsolicited([alive, this](const midea::AcFrame& frame) {
+    if (!alive.expired() && started_) on_unsolicited(frame);
+  });
+  session_->on_link([alive, this](midea::LinkEvent event, const std::string& detail) {
+    if (!alive.expired() && started_) on_link(event, detail);
+  });
+  session_->on_reject([alive, this](const std::string& what) {
+    if (!alive.expired() && started_) note_reject(what);
+  });
+
+  // What an earlier run learned: the beep setting, the capability pages, whether there is a
+  // meter, and the energy counter.
+  const json saved = state_file_.load();
+  if (auto it = saved.find("beep"); it != saved.end() && it->is_boolean()) beep_ = it->get<bool>();
+  if (auto it = saved.find("meter"); it != saved.end() && it->is_boolean()) meter_ = it->get<bool>();
+  if (auto it = saved.find("energy"); it != saved.end()) energy_.restore(*it);
+  if (auto it = saved.find("capabilities"); it != saved.end() && it->is_array()) {
+    midea::AcCapabilities merged;
+    std::vector<std::string> pages;
+    for (const json& page : *it) {
+      if (!page.is_string()) continue;
+      const auto body = from_hex(page.get<std::string>());
+      if (!body) continue;
+      const auto parsed = midea::parse_ac_capabilities(*body);
+      if (!parsed) continue;
+      midea::merge_ac_capabilities(merged, parsed->capabilities);
+      pages.push_back(page.get<std::string>());
+    }
+    if (!pages.empty()) {
+      saved_pages_ = std::move(pages);
+      features_ = midea::summarize_ac_capabilities(merged);
+      energy_capability_ = merged.energy_stats;
+      capabilities_known_ = true;
+    }
+  }
+  description_changed();
+  schedule_poll(std::chrono::milliseconds(0));
+}
+
+void MideaAc::stop() {
+  if (!started_) return;
+  started_ = false;
+  poll_timer_.cancel();
+  if (session_) session_->stop();
+  session_.reset();
+  report_rejects(true);
+  remember(false);
+  state_file_.flush();
+}
+
+void MideaAc::refresh() {
+  if (!started_) return;
+  if (polling_) {
+    poll_again_ = true;
+    return;
+  }
+  schedule_poll(std::chrono::milliseconds(0));
+}
+
+void MideaAc::schedule_poll(std::chrono::milliseconds delay) {
+  poll_timer_.expires_after(delay);
+  poll_timer_.async_wait([alive = std::weak_ptr<int>(alive_), this](const boost::system::error_code& error) {
+    if (error || alive.expired() || !started_) return;
+    poll();
+  });
+}
+
+void MideaAc::poll() {
+  if (polling_ || !session_) return;
+  polling_ = true;
+  if (!capabilities_asked_) {
+    pending_capabilities_ = {};
+    pending_pages_.clear();
+    query_capabilities(0);
+    return;
+  }
+  query_state();
+}
+
+// ---- capabilities ------------------------------------------------------------------------------
+
+void MideaAc::query_capabilities(int page_index) {
+  const auto page = page_index == 0 ? midea::CapabilitiesPage::first : midea::CapabilitiesPage::additional;
+  session_->request(
+      midea::encode_ac_query_capabilities(next_message_id(), page), midea::body_type::kCapabilities,
+      guarded([this, page_index](const RequestResult& result) {
+        if (!result.ok()) {
+          // Later pages are extras: keep what the first ones said.
+          if (page_index > 0) adopt_capabilities(pending_capabilities_);
+          if (result.failure != RequestFailure::timeout) {
+            // Unreachable or refused: the first page is asked again on the next poll.
+            on_poll_failed(result, "capabilities query");
+            return;
+          }
+          // Connected but silent: some units do not know B5 at all.
+          if (page_index == 0) capabilities_unanswered(failure_text(result));
+          query_state();
+          return;
+        }
+        // A B5 with another frame type than 0x03 is a notification, not our answer (research §4.6).
+        if (midea::classify_ac_frame(result.reply) != midea::AcBodyKind::capabilities) {
+          note_reject("capabilities: a B5 notification (frame type " + std::to_string(result.reply.frame_type) +
+                      ") instead of the answer");
+          if (page_index > 0) adopt_capabilities(pending_capabilities_);
+          else capabilities_unanswered("answered with a notification");
+          query_state();
+          return;
+        }
+        const auto parsed = midea::parse_ac_capabilities(result.reply.body);
+        if (!parsed) {
+          note_reject("capabilities: " + parsed.error().describe());
+          if (page_index > 0) adopt_capabilities(pending_capabilities_);
+          else capabilities_unanswered("unreadable answer");
+          query_state();
+          return;
+        }
+        midea::merge_ac_capabilities(pending_capabilities_, parsed->capabilities);
+        pending_pages_.push_back(to_hex(result.reply.body));
+        if (parsed->more_pages && page_index + 1 < kMaxCapabilityPages) {
+          query_capabilities(page_index + 1);
+          return;
+        }
+        adopt_capabilities(pending_capabilities_);
+        query_state();
+      }));
+}
+
+void MideaAc::adopt_capabilities(const midea::AcCapabilities& capabilities) {
+  capabilities_asked_ = true;
+  if (pending_pages_.empty()) return;
+  const midea::AcFeatures features = midea::summarize_ac_capabilities(capabilities);
+  const bool changed = !capabilities_known_ || features != features_;
+  features_ = features;
+  energy_capability_ = capabilities.energy_stats;
+  capabilities_known_ = true;
+  saved_pages_ = pending_pages_;
+  if (!capabilities.other_ids.empty()) {
+    std::string ids;
+    for (const std::uint16_t id : capabilities.other_ids) {
+      char text[8];
+      std::snprintf(text, sizeof text, "0x%04X", id);
+      ids += ids.empty() ? text : std::string(" ") + text;
+    }
+    spdlog::debug("{}: capabilities without a reader: {}", id(), ids);
+  }
+  if (!changed) return;
+  spdlog::info("{}: capabilities: {}", id(), midea_ac_features_summary(features_));
+  remember(true);
+  description_changed();
+  if (last_state_) publish_full_state();  // display / filter_alert depend on the features
+}
+
+void MideaAc::capabilities_unanswered(const std::string& why) {
+  capabilities_asked_ = true;
+  if (capabilities_known_) {
+    spdlog::warn("{}: the capabilities query went unanswered ({}); keeping the capabilities saved earlier", id(),
+                 why);
+    return;
+  }
+  spdlog::warn("{}: the capabilities query went unanswered ({}); assuming: {}", id(), why,
+               midea_ac_features_summary(features_));
+}
+
+// ---- state and group data ----------------------------------------------------------------------
+
+void MideaAc::query_state() {
+  session_->request(midea::encode_ac_query_state(next_message_id()), midea::body_type::kState,
+                    guarded([this](const RequestResult& result) {
+                      if (!result.ok()) {
+                        on_poll_failed(result, "state query");
+                        return;
+                      }
+                      if (!handle_state_frame(result.reply, "state query")) {
+                        on_poll_failed({RequestFailure::timeout, {}, "unreadable state answer"}, "state query");
+                        return;
+                      }
+                      poll_succeeded();
+                      if (wants_energy()) {
+                        query_energy();
+                        return;
+                      }
+                      query_humidity();
+                    }));
+}
+
+bool MideaAc::wants_energy() const {
+  if (meter_absent_) return false;
+  return features_.energy_stats || !energy_capability_.has_value();
+}
+
+void MideaAc::query_energy() {
+  session_->request(
+      midea::encode_ac_query_group_data(4, next_message_id()), midea::body_type::kGroupData,
+      guarded([this](const RequestResult& result) {
+        if (!result.ok()) {
+          if (result.failure == RequestFailure::authentication) on_authentication_failed();
+          if (result.failure == RequestFailure::timeout && !features_.energy_stats &&
+              ++energy_misses_ >= kEnergyMissesToGiveUp) {
+            spdlog::info("{}: no answer to the power/energy query; not asking again", id());
+            meter_absent_ = true;
+          }
+          if (result.failure != RequestFailure::timeout) {
+            poll_finished();
+            return;
+          }
+          query_humidity();
+          return;
+        }
+        energy_misses_ = 0;
+        const auto data = midea::parse_ac_group_data(result.reply.body, config_.energy_format);
+        if (!data || data->group != 4) {
+          note_reject(data ? "power/energy: answer for group " + std::to_string(data->group)
+                           : "power/energy: " + data.error().describe());
+          query_humidity();
+          return;
+        }
+        if (!data->total_energy && !data->current_energy && !data->power) {
+          // All zero: the unit has no meter (msmart reads it as "none").
+          if (!features_.energy_stats && !meter_) {
+            spdlog::info("{}: the unit reports no power/energy meter; not asking again", id());
+            meter_absent_ = true;
+          }
+          query_humidity();
+          return;
+        }
+        json changes = json::object();
+        if (data->power) {
+          power_ = data->power;
+          changes["power"] = std::round(*data->power * 10) / 10;
+        }
+        if (data->total_energy) {
+          energy_.on_device_counter(*data->total_energy);
+          if (const auto total = energy_.total_kwh()) changes["energy"] = std::round(*total * 1000) / 1000;
+        }
+        if (!meter_) {
+          meter_ = true;
+          spdlog::info("{}: the unit reports power/energy ({} format)", id(),
+                       midea::energy_format_name(config_.energy_format));
+          remember(true);
+          description_changed();
+        }
+        bool differs = false;
+        for (const auto& [key, value] : changes.items()) {
+          const auto current = state().find(key);
+          differs = differs || current == state().end() || *current != value;
+        }
+        if (differs) publish_state(changes);
+        query_humidity();
+      }));
+}
+
+void MideaAc::query_humidity() {
+  if (!features_.humidity) {
+    poll_finished();
+    return;
+  }
+  session_->request(midea::encode_ac_query_group_data(5, next_message_id()), midea::body_type::kGroupData,
+                    guarded([this](const RequestResult& result) {
+                      if (!result.ok()) {
+                        if (result.failure == RequestFailure::authentication) on_authentication_failed();
+                        poll_finished();
+                        return;
+                      }
+                      const auto data = midea::parse_ac_group_data(result.reply.body, config_.energy_format);
+                      if (!data || data->group != 5) {
+                        note_reject(data ? "humidity: answer for group " + std::to_string(data->group)
+                                         : "humidity: " + data.error().describe());
+                        poll_finished();
+                        return;
+                      }
+                      if (data->indoor_humidity && data->indoor_humidity != indoor_humidity_) {
+                        indoor_humidity_ = data->indoor_humidity;
+                        publish_state({{"indoor_humidity", *indoor_humidity_}});
+                      }
+                      poll_finished();
+                    }));
+}
+
+bool MideaAc::handle_state_frame(const midea::AcFrame& frame, std::string_view step) {
+  const auto parsed = midea::parse_ac_state(frame.body);
+  if (!parsed) {
+    note_reject(std::string(step) + ": " + parsed.error().describe());
+    return false;
+  }
+  last_state_ = *parsed;
+  publish_full_state();
+  return true;
+}
+
+void MideaAc::poll_succeeded() {
+  if (last_failure_ != RequestFailure::none || !online())
+    spdlog::info("{}: online ({} at {}:{})", id(), config_.token_hex.empty() ? "V2" : "V3", config_.host,
+                 config_.port);
+  last_failure_ = RequestFailure::none;
+  authentication_reported_ = false;
+  if (auto changed = availability_.on_success()) set_online(*changed);
+}
+
+void MideaAc::on_poll_failed(const RequestResult& result, std::string_view step) {
+  if (result.failure == RequestFailure::stopped) return;
+  if (result.failure == RequestFailure::authentication) {
+    on_authentication_failed();
+    poll_finished();
+    return;
+  }
+  if (result.failure != last_failure_)
+    spdlog::warn("{}: {} failed: {}", id(), step, failure_text(result));
+  last_failure_ = result.failure;
+  if (auto changed = availability_.on_failure()) {
+    if (!*changed) spdlog::warn("{}: offline after {} failed polls", id(), availability_.consecutive_failures());
+    set_online(*changed);
+  }
+  poll_finished();
+}
+
+void MideaAc::poll_finished() {
+  polling_ = false;
+  if (!started_) return;
+  report_rejects(false);
+  remember(false);
+  if (poll_again_) {
+    poll_again_ = false;
+    schedule_poll(std::chrono::milliseconds(0));
+    return;
+  }
+  schedule_poll(config_.poll_interval);
+}
+
+// ---- what the session reports besides answers --------------------------------------------------
+
+void MideaAc::on_unsolicited(const midea::AcFrame& frame) {
+  // Units push a C0 when someone uses the remote; anything else unsolicited is not decoded here.
+  if (midea::classify_ac_frame(frame) == midea::AcBodyKind::state) handle_state_frame(frame, "unsolicited state");
+}
+
+void MideaAc::on_link(midea::LinkEvent event, const std::string& detail) {
+  switch (event) {
+    case midea::LinkEvent::connected:
+      spdlog::debug("{}: connected to {}:{}", id(), config_.host, config_.port);
+      return;
+    case midea::LinkEvent::disconnected:
+      // Units drop the connection every few minutes; the session reconnects on the next request.
+      spdlog::debug("{}: connection closed ({}); reconnecting on the next request", id(), detail);
+      return;
+    case midea::LinkEvent::authentication_failed:
+      on_authentication_failed();
+      return;
+  }
+}
+
+void MideaAc::on_authentication_failed() {
+  if (!authentication_reported_) {
+    spdlog::error("{}: authentication failed: check token/key", id());
+    authentication_reported_ = true;
+  }
+  last_failure_ = RequestFailure::authentication;
+  // Offline at once, without waiting for three misses: the unit answers, but not to us.
+  availability_ = model::AvailabilityTracker(kMissesToOffline);
+  (void)availability_.on_failure();
+  set_online(false);
+}
+
+void MideaAc::note_reject(const std::string& what) {
+  ++rejects_total_;
+  ++rejects_pending_;
+  last_reject_ = what;
+  report_rejects(false);
+}
+
+// At most one line per minute per device, carrying the count since the previous line: a unit (or
+// something else on the LAN) sending garbage must not flood the journal.
+void MideaAc::report_rejects(bool force) {
+  if (rejects_pending_ == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && last_reject_report_ && now - *last_reject_report_ < kRejectReportInterval) return;
+  if (!last_reject_report_) {
+    spdlog::warn("{}: rejected {} bad packet(s) or frame(s): {}", id(), rejects_pending_, last_reject_);
+  } else {
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(now - *last_reject_report_).count();
+    spdlog::warn("{}: rejected {} bad packet(s) or frame(s) in the last {} min; last: {}", id(), rejects_pending_,
+                 std::max<long long>(minutes, 1), last_reject_);
+  }
+  rejects_pending_ = 0;
+  last_reject_report_ = now;
+}
+
+// ---- commands ----------------------------------------------------------------------------------
+
+model::CommandError MideaAc::command(const json& changes) {
+  if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
+  if (!started_ || !session_) return "the device is not running";
+
+  // The state every change starts from: what is already queued, else what is being sent, else the
+  // last state the unit reported. Never defaults: a set carries every setting.
+  std::optional<midea::AcState> base = queued_ && queued_->state ? queued_->state : in_flight_state_;
+  if (!base) base = last_state_;
+  const bool current_display =
+      queued_ && queued_->display ? *queued_->display
+      : in_flight_ && in_flight_->display ? *in_flight_->display
+                                          : last_state_ && last_state_->display_on;
+
+  // Validate everything first: a command with one bad attribute changes nothing.
+  std::optional<bool> power, display, beep;
+  std::optional<std::string> mode, fan, swing, preset;
+  std::optional<double> target;
+  const auto modes = midea::hvac_mode_names(features_);
+  const auto fans = midea::fan_mode_names(features_);
+  const auto swings = midea::swing_mode_names(features_);
+  const auto presets = midea::preset_names(features_);
+  for (const auto& [key, value] : changes.items()) {
+    if (key == "beep") {
+      beep = read_switch(value, beep_);
+      if (!beep) return "attribute 'beep' takes ON, OFF or TOGGLE";
+    } else if (key == "state") {
+      power = read_switch(value, base && base->power);
+      if (!power) return "attribute 'state' takes ON, OFF or TOGGLE";
+    } else if (key == "mode") {
+      mode = read_name(value, modes);
+      if (!mode) return "unknown mode " + value.dump() + " (this unit takes: " + join(modes) + ")";
+    } else if (key == "fan_mode") {
+      fan = read_name(value, fans);
+      if (!fan) return "unknown fan_mode " + value.dump() + " (this unit takes: " + join(fans) + ")";
+    } else if (key == "swing_mode") {
+      swing = read_name(value, swings);
+      if (!swing) return "unknown swing_mode " + value.dump() + " (this unit takes: " + join(swings) + ")";
+    } else if (key == "preset") {
+      preset = read_name(value, presets);
+      if (!preset) return "unknown preset " + value.dump() + " (this unit takes: " + join(presets) + ")";
+    } else if (key == "target_temperature") {
+      const std::optional<double> number = read_number(value);
+      if (!number || !std::isfinite(*number)) return "target_temperature takes a number of °C, e.g. 24.5";
+      const double step = midea_ac_temperature_step(features_);
+      const double rounded = std::round(*number / step) * step;
+      if (rounded < features_.min_temperature || rounded > features_.max_temperature)
+        return "target_temperature " + number_text(*number) + " is outside this unit's range " +
+               number_text(features_.min_temperature) + ".." + number_text(features_.max_temperature) + " °C";
+      target = rounded;
+    } else if (key == "display" && features_.display_control) {
+      display = read_switch(value, current_display);
+      if (!display) return "attribute 'display' takes ON, OFF or TOGGLE";
+    } else {
+      return "unknown attribute '" + key + "' (settable: state, mode, target_temperature, fan_mode, swing_mode, " +
+             "preset" + (features_.display_control ? ", display" : "") + ", beep)";
+    }
+  }
+  const bool needs_unit = power || mode || fan || swing || preset || target || display;
+  if (needs_unit && !base) return "state not known yet: the unit has not answered a state query";
+
+  if (beep) {
+    // A bridge-side setting: it decides the beep bit of every later command; nothing is sent now.
+    beep_ = *beep;
+    remember(true);
+    boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this, on = *beep] {
+      if (!alive.expired() && started_) publish_state({{"beep", on ? "ON" : "OFF"}});
+    });
+  }
+  if (!needs_unit) return std::nullopt;
+
+  Change& change = queued_ ? *queued_ : queued_.emplace();
+  if (power || mode || fan || swing || preset || target) {
+    midea::AcState next = *base;
+    // The mode first, then the power: {"mode":"cool","state":"OFF"} stores cool and stays off.
+    if (mode) midea::apply_hvac_mode(next, *mode);
+    if (power) next.power = *power;
+    if (target) next.target_temperature = *target;
+    if (fan) midea::apply_fan_mode(next, *fan);
+    if (swing) midea::apply_swing_mode(next, *swing);
+    if (preset) midea::apply_preset(next, *preset);
+    change.state = next;
+  }
+  if (display) change.display = *display;
+  spdlog::info("{}: set {}", id(), changes.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!change_running_) {
+    // Start on the loop, not inside the caller's handler.
+    boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this] {
+      if (!alive.expired() && started_) start_change();
+    });
+  }
+  return std::nullopt;
+}
+
+void MideaAc::start_change() {
+  if (change_running_ || !queued_ || !session_) return;
+  in_flight_ = std::move(*queued_);
+  queued_.reset();
+  in_flight_state_ = in_flight_->state;
+  change_running_ = true;
+  send_set_step();
+}
+
+void MideaAc::send_set_step() {
+  if (!in_flight_->state) {
+    send_display_step();
+    return;
+  }
+  const midea::AcState wanted = *in_flight_->state;
+  in_flight_->state.reset();
+  Bytes frame = midea::encode_ac_set_state(wanted, next_message_id(), beep_ ? midea::Beep::on : midea::Beep::off);
+  if (frame.empty()) {
+    spdlog::error("{}: the set command could not be encoded (target {})", id(), wanted.target_temperature);
+    change_finished();
+    return;
+  }
+  session_->request(std::move(frame), midea::body_type::kState, guarded([this](const RequestResult& result) {
+                      if (!result.ok()) {
+                        change_failed(result, "set");
+                        return;
+                      }
+                      handle_state_frame(result.reply, "set answer");
+                      send_display_step();
+                    }));
+}
+
+void MideaAc::send_display_step() {
+  const std::optional<bool> wanted = in_flight_->display;
+  in_flight_->display.reset();
+  // The unit only has a toggle: send it only when the display is not already as wanted.
+  if (!wanted || !last_state_ || last_state_->display_on == *wanted) {
+    change_finished();
+    return;
+  }
+  session_->request(midea::encode_ac_toggle_display(next_message_id(), beep_ ? midea::Beep::on : midea::Beep::off),
+                    midea::body_type::kState, guarded([this](const RequestResult& result) {
+                      if (!result.ok()) {
+                        change_failed(result, "display toggle");
+                        return;
+                      }
+                      handle_state_frame(result.reply, "display answer");
+                      change_finished();
+                    }));
+}
+
+void MideaAc::change_failed(const RequestResult& result, std::string_view step) {
+  if (result.failure == RequestFailure::stopped) return;
+  if (result.failure == RequestFailure::authentication) {
+    on_authentication_failed();
+  } else {
+    spdlog::warn("{}: {} failed: {}", id(), step, failure_text(result));
+  }
+  publish_state({});  // tell subscribers the real (unchanged) state again
+  change_finished();
+}
+
+void MideaAc::change_finished() {
+  change_running_ = false;
+  in_flight_.reset();
+  in_flight_state_.reset();
+  if (queued_) start_change();
+}
+
+// ---- state payload and saved state -------------------------------------------------------------
+
+MideaAcReadings MideaAc::readings() const {
+  MideaAcReadings out;
+  out.indoor_humidity = indoor_humidity_;
+  out.power = power_;
+  out.energy = energy_.total_kwh();
+  out.beep = beep_;
+  return out;
+}
+
+void MideaAc::publish_full_state() {
+  if (!last_state_) return;
+  replace_state(midea_ac_state_json(*last_state_, features_, readings()));
+}
+
+void MideaAc::remember(bool urgent) {
+  json saved = json::object();
+  saved["beep"] = beep_;
+  if (meter_) saved["meter"] = true;
+  if (!saved_pages_.empty()) saved["capabilities"] = saved_pages_;
+  saved["energy"] = energy_.to_json();
+  state_file_.save(std::move(saved), urgent);
+}
+
+}  // namespace cloudless

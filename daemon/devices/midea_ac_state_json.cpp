@@ -1,0 +1,101 @@
+#include "daemon/devices/midea_ac_state_json.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "protocols/midea/ac_vocabulary.h"
+
+namespace cloudless {
+
+namespace {
+
+// The decoders compute tenths exactly; rounding here only keeps float noise out of the payload.
+double rounded(double value, int digits) {
+  const double factor = std::pow(10.0, digits);
+  return std::round(value * factor) / factor;
+}
+
+const char* on_off(bool on) { return on ? "ON" : "OFF"; }
+
+template <typename Names>
+std::string joined(const Names& names) {
+  std::string out;
+  for (const auto& name : names) {
+    if (!out.empty()) out += ",";
+    out += std::string(name);
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcFeatures& features,
+                                   const MideaAcReadings& readings) {
+  nlohmann::json out = nlohmann::json::object();
+  out["state"] = on_off(state.power);
+  if (const auto mode = midea::hvac_mode_name(state)) out["mode"] = std::string(*mode);
+  out["target_temperature"] = rounded(state.target_temperature, 1);
+  if (state.indoor_temperature) out["indoor_temperature"] = rounded(*state.indoor_temperature, 1);
+  if (state.outdoor_temperature) out["outdoor_temperature"] = rounded(*state.outdoor_temperature, 1);
+  if (const auto fan = midea::fan_mode_name(state.fan_speed)) out["fan_mode"] = std::string(*fan);
+  out["swing_mode"] = std::string(midea::swing_mode_name(state));
+  out["preset"] = std::string(midea::preset_name(state));
+  if (features.display_control) out["display"] = on_off(state.display_on);
+  if (readings.beep) out["beep"] = on_off(*readings.beep);
+  out["error_code"] = state.error_code;
+  if (features.filter_reminder) out["filter_alert"] = state.filter_alert;
+  if (readings.indoor_humidity) out["indoor_humidity"] = *readings.indoor_humidity;
+  if (readings.power) out["power"] = rounded(*readings.power, 1);
+  if (readings.energy) out["energy"] = rounded(*readings.energy, 3);
+  return out;
+}
+
+midea::AcFeatures midea_ac_default_features() {
+  midea::AcCapabilities assumed;
+  assumed.auto_mode = assumed.cool_mode = assumed.dry_mode = assumed.heat_mode = true;
+  assumed.swing_vertical = assumed.swing_horizontal = true;
+  assumed.eco = true;
+  assumed.turbo_cool = assumed.turbo_heat = true;
+  assumed.freeze_protection = true;
+  assumed.display_control = true;
+  return midea::summarize_ac_capabilities(assumed);  // fan speeds: the default low/medium/high/auto
+}
+
+double midea_ac_temperature_step(const midea::AcFeatures& features) { return features.decimals ? 0.5 : 1.0; }
+
+std::string midea_ac_features_summary(const midea::AcFeatures& features) {
+  std::string out = "modes " + joined(midea::hvac_mode_names(features));
+  out += "; fan " + joined(midea::fan_mode_names(features));
+  out += "; swing " + joined(midea::swing_mode_names(features));
+  out += "; presets " + joined(midea::preset_names(features));
+  out += "; " + number_text(features.min_temperature) + "-" + number_text(features.max_temperature) +
+         " °C step " + number_text(midea_ac_temperature_step(features));
+  std::string extras;
+  const auto add = [&extras](bool flag, const char* name) {
+    if (!flag) return;
+    if (!extras.empty()) extras += ",";
+    extras += name;
+  };
+  add(features.display_control, "display_control");
+  add(features.filter_reminder, "filter_reminder");
+  add(features.energy_stats, "energy_stats");
+  add(features.humidity, "humidity");
+  add(features.target_humidity, "target_humidity");
+  add(features.custom_fan_speed, "custom_fan_speed");
+  add(features.purifier, "purifier");
+  add(features.self_clean, "self_clean");
+  add(features.aux_heat, "aux_heat");
+  add(features.breeze_away || features.breeze_mild || features.breezeless, "breeze");
+  add(features.fresh_air, "fresh_air");
+  add(features.ieco, "ieco");
+  out += "; features " + (extras.empty() ? std::string("-") : extras);
+  return out;
+}
+
+}  // namespace cloudless

@@ -1,0 +1,176 @@
+// The MiBeacon product table. Rows: research/ble.md §1.6 (ids and crypto notes), key needs from
+// ble_monitor's device pages where §1.6 is silent (docs/_devices/*.md "encryption_key"), readings
+// from the objects each model is documented to send (§1.5 "typical devices").
+#include "protocols/xiaomi_ble/products.h"
+
+#include <algorithm>
+
+namespace cloudless::xiaomi_ble {
+
+namespace {
+
+using Q = Quantity;
+
+std::vector<Product> build_table() {
+  // Shorthands for the common reading sets.
+  const std::vector<Quantity> kClimate = {Q::temperature, Q::humidity, Q::battery};
+  const std::vector<Quantity> kButtons = {Q::button};
+  const std::vector<Quantity> kLock = {Q::battery};  // lock events stay raw objects for now
+  constexpr KeyNeed none = KeyNeed::none;
+  constexpr KeyNeed bind = KeyNeed::bind_key;
+  constexpr KeyNeed legacy = KeyNeed::legacy_key;
+  constexpr KeyNeed unknown = KeyNeed::unknown;
+  constexpr bool sleepy = true;
+  constexpr bool chatty = false;  // advertises on a fixed interval
+  std::vector<Product> table = {
+      // Thermo-hygrometers.
+      {0x01AA, "LYWSDCGQ", "Mijia thermo-hygrometer (round)", none, chatty, kClimate},
+      {0x045B, "LYWSD02", "Mijia e-ink clock thermo-hygrometer", none, chatty, kClimate},
+      {0x16E4, "LYWSD02MMC", "Mijia clock thermo-hygrometer", bind, chatty, kClimate},
+      {0x2542, "LYWSD02MMC", "Mijia clock thermo-hygrometer (2nd revision)", bind, chatty, kClimate},
+      // Stock firmware encrypts; pvvx/ATC custom firmware in "Mi" mode sends v3 plain frames.
+      {0x055B, "LYWSD03MMC", "Mijia thermo-hygrometer 2", bind, chatty, kClimate},
+      {0x0387, "MHO-C401", "Miaomiaoce e-ink thermo-hygrometer", bind, chatty, kClimate},
+      {0x06D3, "MHO-C303", "Miaomiaoce alarm clock thermo-hygrometer", unknown, chatty, kClimate},
+      {0x0347, "CGG1", "Qingping thermo-hygrometer", none, chatty, kClimate},
+      {0x0B48, "CGG1-ENCRYPTED", "Qingping thermo-hygrometer (encrypting firmware)", bind, chatty, kClimate},
+      {0x066F, "CGDK2", "Qingping thermo-hygrometer Lite", bind, chatty, kClimate},
+      {0x4F59, "CGDK3", "Qingping thermo-hygrometer", bind, chatty, kClimate},
+      {0x0576, "CGD1", "Qingping alarm clock", unknown, chatty, kClimate},
+      {0x0C3C, "CGC1", "Qingping alarm clock", unknown, chatty, kClimate},
+      {0x1203, "XMWSDJ04MMC", "Mijia e-ink thermometer", bind, chatty, kClimate},
+      {0x2832, "MJWSD05MMC", "Mijia thermo-hygrometer 3", bind, chatty, kClimate},
+      {0x4C47, "MJWSD05MMC", "Mijia thermo-hygrometer 3 (2nd revision)", bind, chatty, kClimate},
+      {0x55B5, "MJWSD06MMC", "Mijia thermo-hygrometer 3 mini", bind, chatty, kClimate},
+      {0x5BEA, "MJWSD06MMC", "Mijia thermo-hygrometer 3 mini (2nd revision)", bind, chatty, kClimate},
+      {0x5DB1, "MBS17", "Mijia thermo-hygrometer", bind, chatty, kClimate},
+      {0x78DB, "ESM787", "Yanmi thermo-hygrometer", none, chatty, kClimate},
+      // Doors, windows, motion, presence.
+      {0x03D6, "CGH1", "Qingping door/window sensor", none, sleepy, {Q::opening, Q::door_left_open, Q::battery}},
+      {0x098B, "MCCGQ02HL", "Mijia door/window sensor 2", bind, sleepy,
+       {Q::opening, Q::door_left_open, Q::light, Q::battery}},
+      {0x1889, "MS1BB(MI)", "Linptech door/window sensor", bind, sleepy,
+       {Q::opening, Q::door_left_open, Q::tamper, Q::button, Q::battery}},
+      // Upstream disagrees (plain v4 frames in xiaomi-ble's tests, "encrypted" in ble_monitor's docs).
+      {0x07F6, "MJYD02YL", "Mijia motion-activated night light", unknown, sleepy,
+       {Q::motion, Q::light, Q::no_motion_time, Q::battery}},
+      {0x0A83, "CGPR1", "Qingping motion and light sensor", unknown, sleepy,
+       {Q::motion, Q::illuminance, Q::no_motion_time, Q::battery}},
+      {0x0A8D, "RTCGQ02LM", "Mi motion sensor 2", bind, sleepy,
+       {Q::motion, Q::light, Q::no_motion_time, Q::button, Q::battery}},
+      {0x3531, "XMPIRO2SXS", "Xiaomi human body sensor 2S", bind, sleepy,
+       {Q::motion, Q::illuminance, Q::no_motion_time, Q::battery}},
+      {0x4C60, "XMPIRO2GSXS", "Xiaomi human body sensor 2S (2nd revision)", bind, sleepy,
+       {Q::motion, Q::illuminance, Q::no_motion_time, Q::battery}},
+      {0x2AEB, "HS1BB(MI)", "Linptech motion sensor", bind, sleepy,
+       {Q::motion, Q::illuminance, Q::no_motion_time, Q::battery}},
+      {0x4683, "XMOSB01XS", "Xiaomi occupancy sensor", bind, sleepy, {Q::occupancy, Q::illuminance, Q::battery}},
+      {0x50FB, "ES3", "Linptech human presence sensor", bind, sleepy, {Q::occupancy, Q::illuminance}},
+      {0x6A0F, "ES5BB", "Linptech human presence sensor", bind, sleepy, {Q::occupancy, Q::illuminance}},
+      {0x3F4C, "PS1BB", "Linptech seat pressure sensor", bind, sleepy,
+       {Q::occupancy, Q::pressure_present_time, Q::pressure_absent_time, Q::battery}},
+      {0x03DD, "MUE4094RT", "Philips bedside night light", none, sleepy, {Q::motion_event}},
+      // Safety.
+      {0x0997, "JTYJGD03MI", "Mijia smoke detector", bind, sleepy, {Q::smoke, Q::button, Q::battery}},
+      {0x0863, "SJWS01LM", "Mijia flood detector", unknown, sleepy, {Q::water_leak, Q::button, Q::battery}},
+      {0x6375, "SJWS02LM", "Xiaomi water leak sensor 2", bind, sleepy, {Q::water_leak, Q::battery}},
+      {0x3F0F, "RS1BB(MI)", "Linptech flood and rain sensor", bind, sleepy, {Q::water_leak, Q::battery}},
+      {0x02DF, "JQJCY01YM", "Mijia formaldehyde monitor", none, chatty,
+       {Q::temperature, Q::humidity, Q::formaldehyde, Q::battery}},
+      // Plants (battery of the plant sensors is read over GATT, not advertised).
+      {0x0098, "HHCCJCY01", "MiFlora plant sensor", none, chatty,
+       {Q::temperature, Q::illuminance, Q::moisture, Q::conductivity}},
+      {0x03BC, "GCLS002", "Grow care garden plant sensor", none, chatty,
+       {Q::temperature, Q::illuminance, Q::moisture, Q::conductivity}},
+      {0x015D, "HHCCPOT002", "Smart flower pot", none, chatty, {Q::moisture, Q::conductivity}},
+      // Appliances.
+      {0x0083, "YM-K1501", "Mi smart kettle", none, chatty, {Q::kettle_state, Q::temperature}},
+      {0x0113, "YM-K1501EU", "Mi smart kettle (EU)", none, chatty, {Q::kettle_state, Q::temperature}},
+      {0x045C, "V-SK152", "Viomi smart kettle", none, chatty, {Q::kettle_state, Q::temperature}},
+      {0x040A, "WX08ZM", "Mijia mosquito repellent", none, chatty, {Q::power, Q::consumable, Q::battery}},
+      {0x0DE7, "SU001-T", "Odor eliminator", unknown, chatty, {}},
+      // Remotes, switches, dimmers.
+      {0x0153, "YLYK01YL", "Yeelight remote control", legacy, sleepy, kButtons},
+      {0x068E, "YLYK01YL-FANCL", "Yeelight fan remote control", legacy, sleepy, kButtons},
+      {0x04E6, "YLYK01YL-VENFAN", "Yeelight ventilator fan remote control", legacy, sleepy, kButtons},
+      {0x03BF, "YLYB01YL-BHFRC", "Yeelight bathroom heater remote", legacy, sleepy, kButtons},
+      // Newer units of the dimmer send v5 frames and need a 16-byte bind key instead.
+      {0x03B6, "YLKG07YL/YLKG08YL", "Yeelight dimmer", legacy, sleepy, kButtons},
+      {0x07BF, "YLAI003", "Yeelight wireless switch", bind, sleepy, kButtons},
+      {0x04E1, "XMMF01JQD", "Mi magic cube", bind, sleepy, kButtons},
+      {0x1568, "K9B-1BTN", "Linptech wireless switch (1 button)", unknown, sleepy, kButtons},
+      {0x1569, "K9B-2BTN", "Linptech wireless switch (2 buttons)", unknown, sleepy, kButtons},
+      {0x0DFD, "K9B-3BTN", "Linptech wireless switch (3 buttons)", unknown, sleepy, kButtons},
+      {0x1C10, "K9BB-1BTN", "Linptech wireless switch (1 button)", unknown, sleepy, kButtons},
+      {0x3A61, "KS1", "Linptech wireless switch (4 buttons)", unknown, sleepy, {Q::button, Q::battery}},
+      {0x3E17, "KS1BP", "Linptech wireless switch (4 buttons)", unknown, sleepy, {Q::button, Q::battery}},
+      {0x520B, "KS2BB", "Linptech thermometer with buttons", bind, sleepy, {Q::button, Q::temperature, Q::battery}},
+      {0x1949, "XMWXKG01YL", "Xiaomi wireless switch (2 buttons)", bind, sleepy, kButtons},
+      {0x2387, "XMWXKG01LM", "Xiaomi wireless button", bind, sleepy, kButtons},
+      {0x5968, "XMWS01XS", "Xiaomi wireless switch (2 buttons)", bind, sleepy, kButtons},
+      // Personal care.
+      {0x0489, "M1S-T500", "Mi smart toothbrush T500", none, sleepy,
+       {Q::toothbrush, Q::toothbrush_counter, Q::toothbrush_score}},
+      {0x0806, "T700", "Mi smart toothbrush T700", bind, sleepy, {Q::toothbrush, Q::toothbrush_score}},
+      {0x1790, "T700i", "Mi smart toothbrush T700i", bind, sleepy, {Q::toothbrush, Q::toothbrush_score}},
+      {0x00DB, "MMC-T201-1", "Miaomiaoce digital baby thermometer", none, chatty, {Q::temperature, Q::battery}},
+      {0x0391, "MMC-W505", "Miaomiaoce body thermometer", none, chatty, {Q::temperature}},
+      // Scales: body composition objects (0x4E16, 0x6E16) stay raw.
+      {0x30D9, "MJTZC01YM", "Mi body composition scale", bind, sleepy, {}},
+      {0x3BD5, "MJTZC01YM", "Mi body composition scale", bind, sleepy, {}},
+      {0x48CF, "MJTZC01YM", "Mi body composition scale", bind, sleepy, {}},
+      {0x4B05, "MJTZC03YM", "Mi body composition scale", bind, sleepy, {}},
+      {0x45C9, "MJTZC02YM", "Mi smart scale S200", bind, sleepy, {}},
+      {0x4C04, "MJTZC02YM", "Mi smart scale S200", bind, sleepy, {}},
+      {0x4DCB, "MJTZC02YM", "Mi smart scale S200", bind, sleepy, {}},
+      // Locks: their events stay raw objects; the battery is a plain reading.
+      {0x04E9, "MJZNMSQ01YD", "Mijia smart door lock", bind, sleepy, kLock},
+      {0x098C, "XMZNMST02YD", "Xiaomi smart door lock", unknown, sleepy, kLock},
+      {0x0599, "MJZNMS03LM", "Mijia smart door lock", unknown, sleepy, kLock},
+      {0x0784, "XMZNMS04LM", "Xiaomi smart door lock", unknown, sleepy, kLock},
+      {0x0E39, "XMZNMS08LM", "Xiaomi smart door lock", bind, sleepy, kLock},
+      {0x069E, "ZNMS16LM", "Aqara smart door lock", unknown, sleepy, kLock},
+      {0x069F, "ZNMS17LM", "Aqara smart door lock", unknown, sleepy, kLock},
+      {0x0380, "DSL-C08", "Xiaomi smart door lock", unknown, sleepy, kLock},
+      {0x11C2, "Lockin-SV40", "Lockin smart door lock", unknown, sleepy, kLock},
+  };
+  // Lookups binary-search by id.
+  std::sort(table.begin(), table.end(),
+            [](const Product& a, const Product& b) { return a.product_id < b.product_id; });
+  return table;
+}
+
+}  // namespace
+
+std::string_view key_need_name(KeyNeed need) {
+  switch (need) {
+    case KeyNeed::none:
+      return "none";
+    case KeyNeed::bind_key:
+      return "bind_key";
+    case KeyNeed::legacy_key:
+      return "legacy_key";
+    case KeyNeed::unknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+bool Product::sends(Quantity quantity) const {
+  return std::find(quantities.begin(), quantities.end(), quantity) != quantities.end();
+}
+
+const std::vector<Product>& products() {
+  static const std::vector<Product> table = build_table();
+  return table;
+}
+
+const Product* find_product(std::uint16_t product_id) {
+  const std::vector<Product>& table = products();
+  const auto found = std::lower_bound(table.begin(), table.end(), product_id,
+                                      [](const Product& product, std::uint16_t id) { return product.product_id < id; });
+  if (found == table.end() || found->product_id != product_id) return nullptr;
+  return &*found;
+}
+
+}  // namespace cloudless::xiaomi_ble
