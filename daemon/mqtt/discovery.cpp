@@ -100,9 +100,11 @@ json component_config(const model::Entity& entity, const Topics& topics, const s
       break;
     case Component::binary_sensor:
       // State JSON carries a bool; HA's binary_sensor compares against payload_on/off ("ON"/"OFF").
-      cmp["value_template"] = entity.inverted
-                                  ? "{{ 'OFF' if value_json." + entity.key + " else 'ON' }}"
-                                  : "{{ 'ON' if value_json." + entity.key + " else 'OFF' }}";
+      // A state without the key yet (a door sensor's battery advert came first) renders "None", HA's
+      // "unknown", instead of a false "open".
+      cmp["value_template"] = "{{ ('" + std::string(entity.inverted ? "OFF" : "ON") + "' if value_json." + entity.key +
+                              " else '" + std::string(entity.inverted ? "ON" : "OFF") + "') if value_json." +
+                              entity.key + " is defined else 'None' }}";
       break;
     case Component::switch_:
       cmp["value_template"] = value_template(entity.key);

@@ -1,6 +1,8 @@
 #include "daemon/mqtt/mqtt_connection.h"
 
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -98,7 +100,8 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
     std::signal(SIGPIPE, SIG_IGN);
     try {
       client = std::make_unique<mqtt::async_client>(options.server, options.client_id,
-                                                    mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+                                                    mqtt::create_options(MQTTVERSION_3_1_1, kMaxBufferedMessages),
+                                                    nullptr);
     } catch (const std::exception& e) {
       spdlog::error("mqtt: cannot use server '{}': {}", MqttConnection::redact_uri(options.server), e.what());
       return;
@@ -321,6 +324,12 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
 
   // ---- operations ---------------------------------------------------------------------------------
 
+  // Paho keeps at most this many QoS 1 messages in flight or queued; its default (100) silently
+  // dropped states when BLE adverts came in bursts (bench/ble_bench.py).
+  static constexpr int kMaxBufferedMessages = 10000;
+  std::chrono::steady_clock::time_point last_publish_warning{};
+  std::uint64_t unreported_publish_errors = 0;
+
   bool publish(const std::string& topic, const std::string& payload, int qos, bool retained) {
     if (!client || !connected) return false;
     try {
@@ -329,7 +338,16 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
       return true;
     } catch (const std::exception& e) {
       ++counters.publish_errors;
-      spdlog::debug("mqtt: publish to {} failed: {}", topic, e.what());
+      ++unreported_publish_errors;
+      // A lost state is worth a warning, but a burst must not flood the journal: one line a minute.
+      const auto now = std::chrono::steady_clock::now();
+      if (last_publish_warning == std::chrono::steady_clock::time_point{} ||
+          now - last_publish_warning >= std::chrono::minutes(1)) {
+        spdlog::warn("mqtt: {} publish(es) failed since the last report, the latest to {}: {}",
+                     unreported_publish_errors, topic, e.what());
+        last_publish_warning = now;
+        unreported_publish_errors = 0;
+      }
       return false;
     }
   }

@@ -40,10 +40,10 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/xiaomi_ble/bluez_bus.h"
+#include "protocols/xiaomi_ble/mibeacon.h"  // kMiBeaconServiceUuid
 
 namespace cloudless::xiaomi_ble {
 
-inline constexpr std::string_view kMiBeaconServiceUuid = "0000fe95-0000-1000-8000-00805f9b34fb";
 
 enum class AddressType { unknown, public_address, random };
 std::string_view address_type_name(AddressType type);  // "unknown" | "public" | "random"

@@ -218,7 +218,7 @@ TEST_CASE("discovery: an inverted door contact (BLE) with staleness", "[discover
 
   const json expected_cmps = json::parse(R"({
     "contact": {"p": "binary_sensor", "unique_id": "cloudless_A4C138112233_contact", "device_class": "door",
-                "expire_after": 90000, "value_template": "{{ 'OFF' if value_json.contact else 'ON' }}"},
+                "expire_after": 90000, "value_template": "{{ ('OFF' if value_json.contact else 'ON') if value_json.contact is defined else 'None' }}"},
     "battery": {"p": "sensor", "unique_id": "cloudless_A4C138112233_battery", "device_class": "battery",
                 "state_class": "measurement", "unit_of_measurement": "%", "entity_category": "diagnostic",
                 "expire_after": 90000, "value_template": "{{ value_json.battery }}"},
@@ -236,7 +236,7 @@ TEST_CASE("discovery: an inverted door contact (BLE) with staleness", "[discover
     const auto motion = ha::device_discovery(context(), "hall", door_info(),
                                              {model::presets::binary("occupancy", "occupancy")});
     REQUIRE(motion);
-    CHECK(motion->payload["cmps"]["occupancy"]["value_template"] == "{{ 'ON' if value_json.occupancy else 'OFF' }}");
+    CHECK(motion->payload["cmps"]["occupancy"]["value_template"] == "{{ ('ON' if value_json.occupancy else 'OFF') if value_json.occupancy is defined else 'None' }}");
   }
 }
 
