@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group("");
 
-  auto* ble = app.add_subcommand("ble", "Xiaomi Bluetooth LE sensors: list advertisers, decrypt a captured bind key");
+  auto* ble = app.add_subcommand(
+      "ble", "Xiaomi Bluetooth LE: list advertisers, get bind keys (offline capture, or from the device itself)");
   ble->require_subcommand(1);
   BleScanOptions ble_scan_options;
   auto* ble_scan_command = ble->add_subcommand(
@@ -152,6 +153,44 @@ int main(int argc, char** argv) {
                                   "data of the bltbind request (base64, the whole form body, or @FILE)")
       ->required();
 
+  BleGattOptions ble_gatt_options;
+  const auto add_gatt_options = [&](CLI::App* command) {
+    add_config_option(command, config_path);
+    command->add_option("MAC", ble_gatt_options.mac, "the device's Bluetooth address, AA:BB:CC:DD:EE:FF")->required();
+    command->add_option("--adapter", ble_gatt_options.adapter,
+                        "Bluetooth adapter, e.g. hci1 (default: ble.adapter of the config, else hci0)");
+    command->add_option("--state-dir", ble_gatt_options.state_dir,
+                        "where tokens and keys are kept (default: state_dir of the config, else /var/lib/cloudless)");
+    command->add_option("--timeout", ble_gatt_options.timeout_s,
+                        "seconds to wait for the device to show up before connecting")
+        ->capture_default_str();
+  };
+  auto* ble_register_command = ble->add_subcommand(
+      "register", "become the device's owner over GATT and store its token and bind key (unbinds it from Mi Home)");
+  ble_register_command->footer(
+      "Connect to the device through BlueZ, run the handshake it speaks and store what it hands out in "
+      "state_dir (ble_<mac>.json, mode 0600), where the daemon finds it: no cloud, no phone. Standard auth "
+      "(Mi service 2.x, e.g. LYWSD03MMC): a new ECDH key exchange gives a new token and a new MiBeacon bind "
+      "key, printed and used by the daemon from the sensor's next advert. THIS UNBINDS THE DEVICE FROM MI "
+      "HOME: the app's key stops working and re-adding it there makes a new one (and breaks ours). Legacy Mi "
+      "auth (kettles, MiFlora, Yeelight remotes): registers a new token with the product id (--product-id, "
+      "else the configured product_id) and reads the v2/v3 beacon key where the device allows it. Nothing is "
+      "stored unless the device confirmed the exchange. Exit 1 with the reason when it fails.");
+  add_gatt_options(ble_register_command);
+  ble_register_command->add_option("--product-id", ble_gatt_options.product_id,
+                                   "legacy Mi auth only: the product id, e.g. 131 (YM-K1501 kettle)");
+  auto* ble_login_command = ble->add_subcommand("login", "check the stored (or configured) token against the device");
+  ble_login_command->footer(
+      "Connect and log in with the token `cloudless ble register` stored (or the device's `token:` in the "
+      "config): exit 0 when the device proves it knows the same token, 1 with the reason otherwise. Changes "
+      "nothing on the device. Legacy Mi auth login constants are unverified on hardware: --seed-byte-order "
+      "and --short-key select the seed's reading instead of the Mi SDK's.");
+  add_gatt_options(ble_login_command);
+  ble_login_command->add_flag("--seed-byte-order", ble_gatt_options.legacy_big_endian,
+                              "legacy login: send the constants big-endian, as the seed prints them");
+  ble_login_command->add_flag("--short-key", ble_gatt_options.legacy_short_key,
+                              "legacy login: a 4-byte session key (the seed) instead of 12 bytes (Mi Home)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -181,6 +220,12 @@ int main(int argc, char** argv) {
     ble_bindkey_options.config_path = config_path;
     ble_bindkey_options.config_given = ble_bindkey_command->get_option("--config")->count() > 0;
     return ble_bindkey(ble_bindkey_options);
+  }
+  if (*ble_register_command || *ble_login_command) {
+    ble_gatt_options.config_path = config_path;
+    CLI::App* command = *ble_register_command ? ble_register_command : ble_login_command;
+    ble_gatt_options.config_given = command->get_option("--config")->count() > 0;
+    return *ble_register_command ? ble_register(ble_gatt_options) : ble_login(ble_gatt_options);
   }
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
   return kExitUsage;

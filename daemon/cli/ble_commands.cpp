@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "daemon/cli/ble_scan_source.h"
+#include "daemon/cli/ble_settings.h"
 #include "daemon/cli/commands.h"
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
@@ -42,51 +43,6 @@ namespace ble = cloudless::xiaomi_ble;
 namespace {
 
 constexpr const char* kDefaultAdapter = "hci0";
-
-// ------------------------------------------------------------------------------------------------
-// configuration
-
-struct ConfiguredBle {
-  std::string id;
-  std::string bindkey_hex;  // empty: none configured
-};
-
-struct BleSettings {
-  std::string adapter;                          // ble.adapter, or "" when the config has no ble: section
-  std::map<std::string, ConfiguredBle> by_mac;  // upper-case MAC → configured device
-  std::string source;                           // the file read, "" when none
-};
-
-// nullopt with an exit code in `exit_code` when the command must stop (a file named with --config
-// that does not load, or a default file that exists, is readable and is broken: 78 either way).
-std::optional<BleSettings> load_ble_settings(const std::string& path, bool given, int& exit_code) {
-  BleSettings settings;
-  if (!given) {
-    if (::access(path.c_str(), F_OK) != 0) return settings;  // no config yet: fine for these commands
-    if (::access(path.c_str(), R_OK) != 0) {
-      std::fprintf(stderr, "cloudless: cannot read %s (permission denied): going on without it (no bind keys)\n",
-                   path.c_str());
-      return settings;
-    }
-  }
-  const config::LoadResult loaded = config::load_file(path);
-  if (!loaded.config) {
-    for (const auto& line : loaded.errors) std::fprintf(stderr, "%s\n", line.c_str());
-    std::fprintf(stderr, "%s: %zu problem(s)\n", path.c_str(), loaded.errors.size());
-    exit_code = kExitConfig;
-    return std::nullopt;
-  }
-  settings.source = path;
-  if (loaded.config->ble) settings.adapter = loaded.config->ble->adapter;
-  for (const auto& device : loaded.config->devices) {
-    const auto* ble_device = std::get_if<config::BleDeviceConfig>(&device.settings);
-    if (!ble_device) continue;
-    std::string mac = ble_device->mac;
-    std::transform(mac.begin(), mac.end(), mac.begin(), [](unsigned char c) { return std::toupper(c); });
-    settings.by_mac[mac] = ConfiguredBle{device.id, ble_device->bindkey_hex};
-  }
-  return settings;
-}
 
 // ------------------------------------------------------------------------------------------------
 // value formatting

@@ -81,4 +81,20 @@ struct BleBindkeyOptions {
 // Decrypts a captured Mi Home bind request offline and prints each key with a YAML snippet.
 int ble_bindkey(const BleBindkeyOptions& options);
 
+struct BleGattOptions {
+  std::string mac;
+  std::optional<int> product_id;  // legacy Mi auth: --product-id, else the configured product_id
+  std::string adapter;            // empty: ble.adapter of the config, else hci0
+  std::string state_dir;          // empty: state_dir of the config, else /var/lib/cloudless
+  double timeout_s = 30;          // how long to wait for the device to show up
+  std::string config_path;
+  bool config_given = false;
+  bool legacy_big_endian = false;  // login: the seed's printed byte order instead of the SDK's
+  bool legacy_short_key = false;   // login: the seed's 4-byte session key instead of Mi Home's 12
+};
+// Becomes the device's owner over GATT (standard or legacy Mi auth) and stores token and bind key.
+int ble_register(const BleGattOptions& options);
+// Checks the stored (or configured) token against the device.
+int ble_login(const BleGattOptions& options);
+
 }  // namespace cloudless::cli

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "protocols/xiaomi_ble/bluez_gatt_client.h"
 #include "protocols/xiaomi_ble/bluez_scanner.h"
 
 namespace cloudless {
@@ -111,7 +112,15 @@ void BleSubscription::reset() {
 
 BleHub::BleHub(boost::asio::io_context& io, config::BleConfig config) : io_(io), config_(std::move(config)) {}
 
-BleHub::~BleHub() { stop_scanner(); }
+BleHub::~BleHub() {
+  stop_scanner();
+  if (gatt_client_) gatt_client_->stop();
+}
+
+std::shared_ptr<xiaomi_ble::GattClient> BleHub::gatt_client() {
+  if (!gatt_client_) gatt_client_ = xiaomi_ble::GattClient::create(io_, config_.adapter);
+  return gatt_client_;
+}
 
 BleSubscription BleHub::subscribe(const std::string& mac, Receiver receiver) {
   const std::uint64_t id = next_id_++;
@@ -141,6 +150,11 @@ void BleHub::stop_when_idle() {
 
 void BleHub::configure(config::BleConfig config) {
   if (config == config_) return;
+  if (gatt_client_ && config.adapter != config_.adapter) {
+    // Connections on the old adapter end (their owners see `cancelled` and reconnect on the new one).
+    gatt_client_->stop();
+    gatt_client_.reset();
+  }
   config_ = std::move(config);
   if (!scanner_) return;
   spdlog::info("BLE: settings changed (adapter {}, scan_watchdog {} s); restarting the scan", config_.adapter,

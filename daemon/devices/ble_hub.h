@@ -36,6 +36,7 @@ namespace cloudless {
 
 namespace xiaomi_ble {
 class AdvertScanner;
+class GattClient;
 struct ScannerStatus;
 }  // namespace xiaomi_ble
 
@@ -130,6 +131,10 @@ class BleHub {
   // Hands one advert to the devices subscribed to its MAC (the scanner's callback; tests call it).
   void deliver(const BleAdvert& advert);
 
+  // The adapter's GATT client (bluez_gatt_client.h) for device kinds that connect (the kettle),
+  // created at the first call; it opens its D-Bus connection at its first connect().
+  std::shared_ptr<xiaomi_ble::GattClient> gatt_client();
+
   bool scanning() const { return scanner_ != nullptr; }
   std::size_t subscribers() const { return receivers_.size(); }
   const BleHubStats& stats() const { return stats_; }
@@ -151,6 +156,7 @@ class BleHub {
   boost::asio::io_context& io_;
   config::BleConfig config_;
   std::shared_ptr<xiaomi_ble::AdvertScanner> scanner_;
+  std::shared_ptr<xiaomi_ble::GattClient> gatt_client_;
   std::map<std::uint64_t, Entry> receivers_;  // by subscription id
   std::uint64_t next_id_ = 1;
   bool idle_check_posted_ = false;

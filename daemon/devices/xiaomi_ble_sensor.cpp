@@ -1,5 +1,7 @@
 #include "daemon/devices/xiaomi_ble_sensor.h"
 
+#include "daemon/devices/ble_key_store.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -189,6 +191,8 @@ XiaomiBleSensor::XiaomiBleSensor(std::string id, config::BleDeviceConfig config,
       report_timer_(context.io),
       state_file_(context.state_dir, "xiaomi_ble_" + this->id()) {
   if (!config_.bindkey_hex.empty()) key_ = ble::parse_bind_key(config_.bindkey_hex).value_or(Bytes{});
+  // No configured key: the one `cloudless ble register` stored, if any.
+  if (key_.empty()) adopt_stored_key(Clock::now());
   // The config's product_id (needed by the Mi auth) also tells which entities to declare before the
   // first advert.
   if (config_.product_id) {
@@ -331,6 +335,22 @@ bool XiaomiBleSensor::declare(Quantity quantity) {
 
 // ---- adverts ---------------------------------------------------------------------------------------
 
+bool XiaomiBleSensor::adopt_stored_key(Clock::time_point now) {
+  if (stored_key_checked_ && now - *stored_key_checked_ < std::chrono::seconds(3)) return false;
+  stored_key_checked_ = now;
+  const LoadedBleKeys loaded = load_ble_keys(context_.state_dir, config_.mac);
+  if (!loaded.error.empty()) {
+    if (loaded.error != stored_key_error_) spdlog::warn("{}: {}", id(), loaded.error);
+    stored_key_error_ = loaded.error;
+    return false;
+  }
+  if (!loaded.keys || !loaded.keys->bindkey || *loaded.keys->bindkey == key_) return false;
+  key_ = *loaded.keys->bindkey;
+  spdlog::info("{}: using the bind key `cloudless ble register` stored in {}", id(),
+               ble_key_file(context_.state_dir, config_.mac));
+  return true;
+}
+
 void XiaomiBleSensor::on_advert(const BleAdvert& advert) {
   if (!started_ || !mac_) return;
   ++counters_.adverts;
@@ -351,6 +371,10 @@ void XiaomiBleSensor::on_advert(const BleAdvert& advert) {
   }
 
   Result<ble::DecodedAdvert> decoded = ble::decode_advert(frame, *mac_, key_);
+  // A key `cloudless ble register` stored while we run (or that replaced the configured one on the
+  // device): looked up when decryption fails, at most every few seconds, then the advert again.
+  if (!decoded && decoded.error().kind == ErrorKind::authentication && adopt_stored_key(now))
+    decoded = ble::decode_advert(frame, *mac_, key_);
   if (!decoded) {
     const ParseError& error = decoded.error();
     if (error.kind == ErrorKind::authentication && key_.empty()) {
@@ -358,8 +382,9 @@ void XiaomiBleSensor::on_advert(const BleAdvert& advert) {
       if (!warned_no_key_) {
         warned_no_key_ = true;
         spdlog::warn("{}: {} sends encrypted MiBeacon adverts, but no bindkey is configured: add `bindkey:` to "
-                     "devices.{} (the README says how to get one); until then nothing is published for it ({})",
-                     id(), config_.mac, id(), error.what);
+                     "devices.{} or run `cloudless ble register {}` (the README says how to get one); until then "
+                     "nothing is published for it ({})",
+                     id(), config_.mac, id(), config_.mac, error.what);
       }
       return;
     }

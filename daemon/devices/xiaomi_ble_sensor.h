@@ -97,6 +97,7 @@ class XiaomiBleSensor : public model::Device {
  private:
   void restore();
   void remember(bool urgent);
+  bool adopt_stored_key(Clock::time_point now);  // true when a new key was taken from state_dir
   void adopt_product(const xiaomi_ble::Product& product);
   bool declare(xiaomi_ble::Quantity quantity);
   void accept(const xiaomi_ble::DecodedAdvert& advert, Clock::time_point now);
@@ -113,7 +114,9 @@ class XiaomiBleSensor : public model::Device {
   DeviceContext context_;
   Options options_;
   std::optional<xiaomi_ble::MacAddress> mac_;
-  Bytes key_;  // empty: no bindkey configured
+  Bytes key_;  // empty: no bindkey configured or stored
+  std::optional<Clock::time_point> stored_key_checked_;
+  std::string stored_key_error_;  // the last unreadable-file problem logged
   BleSubscription subscription_;
   boost::asio::steady_timer silence_timer_;
   boost::asio::steady_timer report_timer_;

@@ -51,6 +51,10 @@ Entity switch_(std::string key, std::string name) {
   return e;
 }
 
+Entity boolean_switch(std::string key, std::string name) {
+  return switch_(std::move(key), std::move(name)).with_boolean_state();
+}
+
 Entity power(std::string key) { return measurement(std::move(key), "power", "W").precision(1); }
 
 Entity energy(std::string key) {

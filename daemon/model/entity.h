@@ -41,6 +41,9 @@ struct Entity {
   bool enabled_by_default = true;
   bool settable = false;  // accepts /set
   bool inverted = false;  // binary_sensor: HA "on" when the JSON value is false (door: contact=true is closed)
+  // switch: the state JSON holds true/false (the kettle's turn_off_after_boil) instead of "ON"/"OFF";
+  // discovery maps it for HA, commands stay ON/OFF.
+  bool boolean_state = false;
   std::vector<std::string> options;        // select
   std::optional<double> min, max, step;    // number
   std::optional<ClimateTraits> climate;    // climate
@@ -51,12 +54,14 @@ struct Entity {
   Entity& precision(int digits) { display_precision = digits; return *this; }
   Entity& expires_after(int seconds) { expire_after_s = seconds; return *this; }
   Entity& with_icon(std::string text) { icon = std::move(text); return *this; }
+  Entity& with_boolean_state() { boolean_state = true; return *this; }
 };
 
 // One preset per quantity, so that each unit is written exactly once in the code base.
 namespace presets {
 Entity power_switch(std::string key = "state");                   // switch, device_class outlet
 Entity switch_(std::string key, std::string name);                // a secondary switch (USB, LED)
+Entity boolean_switch(std::string key, std::string name);         // switch_ whose state is a JSON bool
 Entity power(std::string key = "power");                          // W
 Entity energy(std::string key = "energy");                        // kWh, total_increasing
 Entity voltage(std::string key = "voltage");                      // V

@@ -11,6 +11,13 @@ using model::Component;
 
 std::string value_template(const std::string& key) { return "{{ value_json." + key + " }}"; }
 
+// A JSON boolean under `key` rendered as HA's payload_on/off: `truthy` when true, the other when false,
+// and 'None' (HA's "unknown") while the state does not carry the key yet, instead of a false "off".
+std::string boolean_template(const std::string& key, const std::string& truthy, const std::string& falsy) {
+  return "{{ ('" + truthy + "' if value_json." + key + " else '" + falsy + "') if value_json." + key +
+         " is defined else 'None' }}";
+}
+
 json origin_block(const DiscoveryContext& context) {
   return {{"name", kOriginName}, {"sw", context.version}, {"url", kOriginUrl}};
 }
@@ -102,12 +109,14 @@ json component_config(const model::Entity& entity, const Topics& topics, const s
       // State JSON carries a bool; HA's binary_sensor compares against payload_on/off ("ON"/"OFF").
       // A state without the key yet (a door sensor's battery advert came first) renders "None", HA's
       // "unknown", instead of a false "open".
-      cmp["value_template"] = "{{ ('" + std::string(entity.inverted ? "OFF" : "ON") + "' if value_json." + entity.key +
-                              " else '" + std::string(entity.inverted ? "ON" : "OFF") + "') if value_json." +
-                              entity.key + " is defined else 'None' }}";
+      cmp["value_template"] =
+          entity.inverted ? boolean_template(entity.key, "OFF", "ON") : boolean_template(entity.key, "ON", "OFF");
       break;
     case Component::switch_:
-      cmp["value_template"] = value_template(entity.key);
+      // Most switches carry "ON"/"OFF" in the state JSON; a boolean one (the kettle's
+      // turn_off_after_boil) is mapped here, and commands stay "ON"/"OFF" either way.
+      cmp["value_template"] =
+          entity.boolean_state ? boolean_template(entity.key, "ON", "OFF") : value_template(entity.key);
       cmp["command_topic"] = command_topic;
       cmp["payload_on"] = "ON";
       cmp["payload_off"] = "OFF";

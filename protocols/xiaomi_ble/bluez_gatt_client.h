@@ -170,17 +170,24 @@ class GattClient : public std::enable_shared_from_this<GattClient> {
  private:
   friend class GattConnection;
   friend class GattConnectRequest;
+  enum class Phase { queued, finding, discovering, connecting, waiting_services, resolving, backoff };
   struct Request {
     std::uint64_t id = 0;
     std::string mac;
     std::string device_path;
     ConnectHandler done;
     int attempt = 0;
+    Phase phase = Phase::queued;
+    bool services_seen = false;  // ServicesResolved=true signalled during this attempt
+    bool withdrawn = false;      // the requester gave up; a connection it produces is dropped
   };
 
   GattClient(boost::asio::io_context& io, std::string adapter, GattClientOptions options);
 
+  using ObjectTree = std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>>;
+
   std::optional<GattError> ensure_bus();
+  void read_objects(std::uint64_t id, std::function<void(GattClient&, const ObjectTree&)> use);
   void next();
   void attempt(std::uint64_t id);
   void find_device(std::uint64_t id);

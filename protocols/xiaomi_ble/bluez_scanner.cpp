@@ -1,5 +1,7 @@
 #include "protocols/xiaomi_ble/bluez_scanner.h"
 
+#include "protocols/xiaomi_ble/bluez_names.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -9,21 +11,21 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr const char* kBluez = "org.bluez";
-constexpr const char* kAdapterInterface = "org.bluez.Adapter1";
-constexpr const char* kDeviceInterface = "org.bluez.Device1";
-constexpr const char* kObjectManager = "org.freedesktop.DBus.ObjectManager";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
-constexpr const char* kBroker = "org.freedesktop.DBus";
-constexpr const char* kBrokerPath = "/org/freedesktop/DBus";
+constexpr const char* kBluez = bluez::kService;
+using bluez::kAdapterInterface;
+using bluez::kBroker;
+using bluez::kBrokerPath;
+using bluez::kDeviceInterface;
+using bluez::kObjectManager;
+using bluez::kProperties;
 
 // BlueZ knows every advertiser in range (hundreds in a flat); past this many we still report adverts
 // but stop remembering identities, so memory stays bounded whatever the neighbourhood sends.
 constexpr std::size_t kMaxDevices = 4096;
 
-using PropertyMap = std::map<std::string, sdbus::Variant>;
-using InterfaceMap = std::map<std::string, PropertyMap>;
-using ObjectMap = std::map<sdbus::ObjectPath, InterfaceMap>;
+using bluez::InterfaceMap;
+using bluez::ObjectMap;
+using bluez::PropertyMap;
 
 std::string describe(const sdbus::Error& error) {
   if (error.getName().empty()) return error.getMessage();
@@ -39,15 +41,8 @@ std::string seconds_text(std::chrono::milliseconds duration) {
 
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
-std::string upper(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
+using bluez::lower;
+using bluez::upper;
 
 // "AA:BB:CC:DD:EE:FF" with any separator `sep`.
 bool is_mac(std::string_view text, char sep) {

@@ -145,3 +145,25 @@ def midea_simulator(request, tmp_path):
 
     request.addfinalizer(stop_all)
     return start
+
+
+@pytest.fixture
+def fake_bluetoothd(request, monkeypatch):
+    """A private system bus with the fake bluetoothd (fake_bluez.py: bluez5 template + scripted GATT
+    devices) and adapter hci0. DBUS_SYSTEM_BUS_ADDRESS points at it for every process the test starts.
+    Stopped, and its directory removed, by a finalizer."""
+    import shutil
+    import tempfile
+    from fake_bluez import FakeBluez
+    workdir = Path(tempfile.mkdtemp(prefix="cl-bz-"))  # short: the socket path must fit sun_path
+    bluez = FakeBluez(workdir)
+
+    def cleanup():
+        bluez.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    request.addfinalizer(cleanup)
+    bluez.start()
+    bluez.add_adapter("hci0")
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bluez.address)
+    return bluez

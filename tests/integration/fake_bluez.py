@@ -25,11 +25,27 @@ What the template lacks or gets wrong, and what this helper does about it (resea
     and `set_discovering()` use it to play "adapter switched off" and "scan stopped by itself".
   * the mock keeps one discovery state per adapter, not one session per client.
 
+GATT peripherals (issue #6): the mock runs bluez_gatt_template.py (the bluez5 template plus scripted
+devices from fake_gatt_devices.py, driven through org.cloudless.FakeBluez.Gatt.Control on "/"):
+
+    fake.add_kettle("AA:BB:CC:DD:EE:FF", product_id=131)      # Mi kettle, legacy RC4 auth (§4.2, §4.3)
+    fake.add_std_sensor("A4:C1:38:02:83:F4")                  # Mi standard auth (§4.4)
+    fake.kettle_state(mac), fake.kettle_set(mac, current_temperature=95), fake.kettle_token(mac)
+    fake.sensor_keys(mac), fake.sensor_advertise(mac, temperature=22.4, humidity=48.2)
+    fake.set_fault(mac, "wrong_confirmation"); fake.set_fault(mac, "none"); fake.set_in_range(mac, False)
+    fake.gatt_calls(mac) -> [(char uuid, method, value hex or None, options)]
+
+Faults (set_fault; "none" clears): out_of_range, connect_in_progress_once, no_notification,
+wrong_confirmation, disconnect_mid_handshake, error_code, malformed, malformed_index — see
+GATT_FAULTS below for what each does. restart() re-creates the scripted devices with what they
+remember (kettle token and settings, sensor keys); connections do not survive it.
+
 Rules: the bus is only a unix socket in the workdir; every wait is bounded; every process started
 here is stopped by stop() (SIGTERM, then SIGKILL). Interpreter: Debian's /usr/bin/python3 with
 python3-dbusmock (which pulls python3-dbus).
 """
 
+import json
 import os
 import selectors
 import shutil
@@ -51,6 +67,34 @@ MOCK_IFACE = "org.freedesktop.DBus.Mock"
 BLUEZ_MOCK_IFACE = "org.bluez.Mock"
 PROPS_IFACE = "org.freedesktop.DBus.Properties"
 HELPER_IFACE = "org.cloudless.FakeBluez"
+GATT_IFACE = "org.cloudless.FakeBluez.Gatt"
+GATT_TEMPLATE = str(Path(__file__).resolve().parent / "bluez_gatt_template.py")
+
+
+def uuid16(short):
+    """A 16-bit UUID in the Bluetooth base: uuid16(0x0010) = "00000010-0000-1000-8000-00805f9b34fb"."""
+    return "%08x-0000-1000-8000-00805f9b34fb" % short
+
+
+MI_SERVICE_UUID = uuid16(0xFE95)
+KETTLE_SERVICE_UUID = "01344736-0000-1000-8000-262837236156"
+
+# What each fault does (set_fault(mac, name); "none" clears; a fault stays until cleared unless said).
+GATT_FAULTS = {
+    "out_of_range": "drops a connected device; Connect fails with org.bluez.Error.Failed "
+                    "'le-connection-abort-by-local' after ~100 ms",
+    "connect_in_progress_once": "the next Connect fails at once with org.bluez.Error.InProgress, then clears",
+    "no_notification": "auth notifications (kettle 0x0001, sensor 0x0010/0x0019) are never sent",
+    "wrong_confirmation": "legacy register: reply fails the mixB check (first byte inverted), no auth; "
+                          "legacy login: confirmation with its first byte inverted, no auth; "
+                          "standard login: device-info HMAC with its first byte inverted",
+    "disconnect_mid_handshake": "the device drops ~5 ms after the first auth write of a connection "
+                                "(that write succeeds and is not processed)",
+    "error_code": "standard: UPNP e2000000 right after SET_KEY, nothing else; legacy: no effect",
+    "malformed": "legacy register: a 5-byte reply; standard: every device transfer header announces "
+                 "0 frames and no frame follows",
+    "malformed_index": "standard: the device's data frames are numbered from 2 instead of 1",
+}
 
 CALL_TIMEOUT = 5.0  # seconds, every D-Bus call made here
 
@@ -113,7 +157,8 @@ class FakeBluez:
     its controller and reloading known devices (without their ServiceData).
     """
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, template=GATT_TEMPLATE):
+        self.template = template  # "bluez5" for the stock template only
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.socket_path = self.workdir / "system_bus_socket"
@@ -124,6 +169,7 @@ class FakeBluez:
         self._conn = None
         self._adapters = {}  # name -> powered
         self._devices = {}  # MAC -> (adapter, name)
+        self._gatt = {}  # MAC -> (control command, its arguments) of the scripted GATT devices
 
     # -- processes --------------------------------------------------------------------------------
 
@@ -177,7 +223,7 @@ class FakeBluez:
         self.mock_log_path = self.workdir / ("bluez-mock-%d.log" % self.mock_starts)
         self._mock_out = open(self.workdir / ("bluez-mock-%d.out" % self.mock_starts), "wb")
         self.mock_proc = subprocess.Popen(
-            [PY, "-m", "dbusmock", "--template", "bluez5", "-l", str(self.mock_log_path)],
+            [PY, "-m", "dbusmock", "--template", self.template, "-l", str(self.mock_log_path)],
             env=env, stdout=self._mock_out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while True:
@@ -205,6 +251,7 @@ class FakeBluez:
 
     def restart(self, readd=True, pause=0.2):
         """bluetoothd restart: stop, `pause` s with no owner, start, re-create adapters and devices."""
+        remembered = self._gatt_snapshot()
         self.stop_bluez()
         time.sleep(pause)
         self.start_bluez()
@@ -214,13 +261,18 @@ class FakeBluez:
             for mac, (adapter, name) in list(self._devices.items()):
                 if adapter in self._adapters:
                     self._create_device(adapter, mac, name)
+            for mac, (command, kwargs) in list(self._gatt.items()):
+                if kwargs.get("adapter", "hci0") in self._adapters:
+                    self._control(command, **dict(kwargs, restore=remembered.get(mac)))
 
     def restart_bus(self, pause=0.2):
         """The system bus itself restarts (clients lose their connection): same socket path, new
         daemon, bluetoothd and its adapters/devices back as restart() brings them."""
+        remembered = self._gatt_snapshot()
         self.stop()
         time.sleep(pause)
         self.start(with_bluez=False)
+        self._remembered = remembered
         self.restart(readd=True, pause=0)
 
     def stop(self):
@@ -284,6 +336,10 @@ class FakeBluez:
         self._adapters.pop(name, None)
         for mac in [m for m, (a, _) in self._devices.items() if a == name]:
             del self._devices[mac]
+        for mac in [m for m, (_, kw) in self._gatt.items() if kw.get("adapter", "hci0") == name]:
+            del self._gatt[mac]
+        if self.template != "bluez5":
+            self._control("forget_adapter", adapter=name)
         method = "RemoveAdapterWithDevices" if with_devices else "RemoveAdapter"
         self._call("/", BLUEZ_MOCK_IFACE, method, "s", [name])
 
@@ -331,3 +387,108 @@ class FakeBluez:
 
     def adapter_calls(self, adapter="hci0"):
         return [name for name, _ in self.calls("/org/bluez/" + adapter)]
+
+    # -- scripted GATT devices (bluez_gatt_template.py) -------------------------------------------
+
+    def _control(self, command, **kwargs):
+        if self.template == "bluez5":
+            raise RuntimeError("scripted GATT devices need FakeBluez(template=GATT_TEMPLATE)")
+        out = self._call("/", GATT_IFACE, "Control", "ss", [command, json.dumps(kwargs)])
+        return json.loads(str(out))
+
+    def _gatt_snapshot(self):
+        """What the scripted devices remember (kettle token and settings, sensor keys), read before
+        bluetoothd goes away; the last snapshot if the mock is already gone."""
+        if self._gatt and self.mock_proc is not None and self.mock_proc.poll() is None:
+            try:
+                self._remembered = self._control("export")["devices"]
+            except dbus.exceptions.DBusException:
+                pass
+        return dict(getattr(self, "_remembered", {}) or {})
+
+    def add_kettle(self, mac, product_id=131, name="MiKettle", adapter="hci0", login_variant="le12",
+                   visible=True, token=None, beacon_key="0a1b2c3d4e5f60718293a4b5", version="1.0.0_0001",
+                   mcu_version="0.1.5"):
+        """A Mi kettle (YM-K1501, pid 131; the EU one is 275): Mi service fe95 with 0001 (write,
+        notify), 0004 (read), 0010 (write), 0014 (read), and the kettle service with aa01 (write),
+        aa02 (notify), aa04/aa05 (read, write), 2a28 (read). Legacy auth (research §4.2): register with
+        any token (kept: kettle_token()), or the seed's login with the registered token;
+        `login_variant` "le12" (default: constants little-endian, 12-byte key), "le4", "be12", "be4".
+        `token` (hex) plays a kettle already bound to Mi Home. visible=False: its Device1 object
+        appears only ~300 ms after StartDiscovery on `adapter`. Returns the device path."""
+        kwargs = dict(mac=mac.upper(), product_id=product_id, name=name, adapter=adapter,
+                      login_variant=login_variant, visible=visible, token=token, beacon_key=beacon_key,
+                      version=version, mcu_version=mcu_version)
+        self._gatt[mac.upper()] = ("add_kettle", kwargs)
+        return self._control("add_kettle", **kwargs)["path"]
+
+    def add_std_sensor(self, mac, name="LYWSD03MMC", product_id=0x055B, did="blt.4.18n58266kgg00",
+                       adapter="hci0", visible=True, version="2.1.1_0159"):
+        """A Mi standard-auth sensor (research §4.4): Mi service fe95 with 0004 (read), 0010 (write,
+        notify: UPNP), 0019 (write-without-response, notify: AVDTP). Register (GET_INFO, SET_KEY,
+        DID, AUTH) and login (LOGIN) as the device; sensor_keys() has what registration made."""
+        kwargs = dict(mac=mac.upper(), name=name, product_id=product_id, did=did, adapter=adapter,
+                      visible=visible, version=version)
+        self._gatt[mac.upper()] = ("add_std_sensor", kwargs)
+        return self._control("add_std_sensor", **kwargs)["path"]
+
+    def gatt_state(self, mac):
+        """Everything the scripted device knows, as a dict (connected, fault, notifying, ...)."""
+        return self._control("state", mac=mac)["state"]
+
+    def kettle_state(self, mac):
+        """token (hex or None), authenticated, auth_stage, keep_warm_type (0 boil then cool, 1 heat
+        to), keep_warm_temperature, time_limit_x2, boil_mode, action, mode, current_temperature,
+        keep_warm_minutes, connected, in_range, fault, notifying {uuid: bool}, registers, logins,
+        connects, status_sent, status_hex, ..."""
+        return self.gatt_state(mac)
+
+    def kettle_token(self, mac):
+        """The token of the last successful register (hex), None before."""
+        return self.gatt_state(mac)["token"]
+
+    def kettle_set(self, mac, **fields):
+        """Changes the kettle's status and notifies aa02 (if authenticated and notifying). Fields:
+        action ("idle"|"heating"|"cooling"|"keeping_warm" or 0-3), mode ("none"|"boil"|"keep_warm"
+        or a byte), current_temperature, keep_warm_temperature, keep_warm_type ("boil_then_cool"|
+        "heat_to" or 0/1), keep_warm_minutes, time_limit_x2, boil_mode, token (hex or None)."""
+        self._control("kettle_set", mac=mac, **fields)
+
+    def kettle_advertise(self, mac, rssi=-60, adapter="hci0"):
+        """One plain MiBeacon v3 presence advert (no object) with the kettle's product id. Returns it."""
+        frame = bytes.fromhex(self._control("kettle_advert", mac=mac)["frame"])
+        self.advertise(mac, frame, rssi=rssi, adapter=adapter)
+        return frame
+
+    def sensor_keys(self, mac):
+        """{"token": hex, "bindkey": hex} after a successful standard registration, else None."""
+        return self._control("sensor_keys", mac=mac)["keys"]
+
+    def sensor_advertise(self, mac, temperature=22.4, humidity=48.2, battery=None, rssi=-60, adapter="hci0",
+                         bindkey=None):
+        """One encrypted MiBeacon v5 advert (FC 0x5858, objects 0x1004/0x1006[/0x100A], AES-CCM with the
+        registered bind key, or `bindkey`), its counter one more than the last. Returns the frame."""
+        frame = bytes.fromhex(self._control("sensor_advert", mac=mac, temperature=temperature, humidity=humidity,
+                                            battery=battery, bindkey=bindkey)["frame"])
+        self.advertise(mac, frame, rssi=rssi, adapter=adapter)
+        return frame
+
+    def set_fault(self, mac, name):
+        """One of GATT_FAULTS, or "none"."""
+        self._control("set_fault", mac=mac, fault=name)
+
+    def set_in_range(self, mac, in_range):
+        """False: a connected device drops now (InterfacesRemoved, ServicesResolved and Connected
+        false) and Connect fails after ~100 ms until set back to True."""
+        self._control("set_in_range", mac=mac, in_range=bool(in_range))
+
+    def drop_connection(self, mac, why="dropped by test"):
+        """The device hangs up once (supervision timeout); it stays in range."""
+        self._control("drop", mac=mac, why=why)
+
+    def gatt_calls(self, mac):
+        """[(char uuid, method, value hex or None, options dict)] in call order, every connection."""
+        return [tuple(c) for c in self._control("gatt_calls", mac=mac)["calls"]]
+
+    def clear_gatt_calls(self, mac):
+        self._control("clear_gatt_calls", mac=mac)

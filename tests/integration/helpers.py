@@ -11,6 +11,7 @@ import os
 import random
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,21 @@ MIIO_FAST = {"poll_interval": "1s", "timeout": "1s", "retries": 1}
 
 # ------------------------------------------------------------------------------------------------
 # small utilities
+
+
+def fake_bluez_problem():
+    """Why the fake bluetoothd (fake_bluez.py) cannot run here, or None. Debian's /usr/bin/python3 with
+    python3-dbusmock (dbus, gi) and python3-cryptography (the scripted GATT devices), and dbus-daemon."""
+    if shutil.which("dbus-daemon") is None:
+        return "dbus-daemon not installed"
+    try:
+        import dbus  # noqa: F401
+        import dbusmock  # noqa: F401
+        from gi.repository import GLib  # noqa: F401
+        import cryptography  # noqa: F401
+    except ImportError as exc:
+        return "missing %s (run with /usr/bin/python3; python3-dbusmock, python3-cryptography)" % exc
+    return None
 
 
 def cloudless_bin_path():

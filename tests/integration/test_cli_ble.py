@@ -44,14 +44,7 @@ UNHEARD_MAC = "11:22:33:44:55:66"
 
 
 def _fake_bluez_problem():
-    if subprocess.run(["sh", "-c", "command -v dbus-daemon"], capture_output=True).returncode != 0:
-        return "dbus-daemon not installed"
-    try:
-        import dbus  # noqa: F401
-        import dbusmock  # noqa: F401
-    except ImportError:
-        return "python3-dbusmock not installed (run with /usr/bin/python3)"
-    return None
+    return helpers.fake_bluez_problem()
 
 
 needs_fake_bluez = pytest.mark.skipif(_fake_bluez_problem() is not None, reason=str(_fake_bluez_problem()))

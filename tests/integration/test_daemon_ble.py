@@ -14,12 +14,9 @@ stopped by a finalizer. Under ASan (CLOUDLESS_BIN pointing at an ASan build) eac
 the daemon's log for sanitizer reports and its clean exit.
 """
 
-import json
-import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,14 +31,7 @@ from fake_bluez import FakeBluez  # noqa: E402
 
 
 def _problem():
-    if shutil.which("dbus-daemon") is None:
-        return "dbus-daemon not installed"
-    try:
-        import dbusmock  # noqa: F401
-        import dbus  # noqa: F401
-    except ImportError:
-        return "python3-dbusmock not installed (run with /usr/bin/python3)"
-    return None
+    return helpers.fake_bluez_problem()
 
 
 pytestmark = pytest.mark.skipif(_problem() is not None, reason=str(_problem()))

@@ -278,6 +278,26 @@ TEST_CASE("discovery: select, number and button components", "[discovery]") {
   })"));
 }
 
+TEST_CASE("discovery: a switch whose state is a JSON boolean (kettle turn_off_after_boil)", "[discovery]") {
+  const model::Entity boil = model::presets::boolean_switch("turn_off_after_boil", "Turn off after boil");
+  CHECK(boil.boolean_state);
+  CHECK(boil.settable);
+  const auto message = ha::device_discovery(context(), "kettle", plug_info(),
+                                            {boil, model::presets::switch_("usb", "USB")});
+  REQUIRE(message);
+  // The state JSON carries true/false: the template maps it to HA's payload_on/off, and 'None'
+  // (unknown) before the first state; commands stay "ON"/"OFF" on the /set/<attr> topic.
+  CHECK(message->payload["cmps"]["turn_off_after_boil"] == json::parse(R"({
+    "p": "switch", "unique_id": "cloudless_112233445_turn_off_after_boil", "name": "Turn off after boil",
+    "device_class": "switch", "entity_category": "config",
+    "value_template": "{{ ('ON' if value_json.turn_off_after_boil else 'OFF') if value_json.turn_off_after_boil is defined else 'None' }}",
+    "command_topic": "cloudless/kettle/set/turn_off_after_boil", "payload_on": "ON", "payload_off": "OFF"
+  })"));
+  // An ordinary switch keeps passing its "ON"/"OFF" text through.
+  CHECK(message->payload["cmps"]["usb"]["value_template"] == "{{ value_json.usb }}");
+  CHECK_FALSE(model::validate_entities({boil}));
+}
+
 TEST_CASE("discovery: no config before the device has a stable id, none without a prefix", "[discovery]") {
   model::DeviceInfo info = plug_info();
   info.stable_id.clear();

@@ -1,0 +1,768 @@
+#include "daemon/devices/mi_kettle.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/devices/ble_key_store.h"
+#include "daemon/mqtt/topics.h"  // format_utc_iso8601
+#include "protocols/xiaomi_ble/bluez_gatt_client.h"
+#include "protocols/xiaomi_ble/kettle.h"
+#include "protocols/xiaomi_ble/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/products.h"
+
+namespace cloudless {
+
+namespace {
+
+namespace ble = xiaomi_ble;
+using nlohmann::json;
+
+// Kettle characteristics (kettle.h; research ble.md §4.3): short ids in the Bluetooth base UUID (§10).
+constexpr std::uint16_t kSetup = ble::kKettleSetupChar;          // write: [keep-warm type, temperature]
+constexpr std::uint16_t kStatus = ble::kKettleStatusChar;        // notify: action, mode, temperatures, type
+constexpr std::uint16_t kTimeLimit = ble::kKettleTimeLimitChar;  // r/w: keep-warm time limit, hours × 2
+constexpr std::uint16_t kBoilMode = ble::kKettleBoilModeChar;    // r/w: turn off after boil, 0/1
+
+constexpr int kMinKeepWarm = ble::kKettleMinKeepWarmTemperature;
+constexpr int kMaxKeepWarm = ble::kKettleMaxKeepWarmTemperature;
+constexpr double kMaxTimeLimit = ble::kKettleMaxTimeLimitHours;
+
+std::string lower_hex_mac(const std::string& mac) {
+  std::string out;
+  for (const char c : mac) {
+    if (c != ':') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+long long whole_seconds(std::chrono::steady_clock::duration span) {
+  return std::chrono::duration_cast<std::chrono::seconds>(span).count();
+}
+
+// 12 → 12, 7.5 → 7.5: whole hours stay JSON integers.
+json hours_json(double hours) {
+  if (std::floor(hours) == hours) return static_cast<int>(hours);
+  return hours;
+}
+
+std::string settable_list() {
+  return "keep_warm_temperature, keep_warm_type, keep_warm_time_limit, turn_off_after_boil";
+}
+
+// The production connector: BlueZ through the hub's GATT client (fetched per attempt: a reloaded
+// adapter replaces the client).
+MiKettle::Connector bluez_connector(BleHub* hub) {
+  return [hub](const std::string& mac, MiKettle::ConnectDone done) -> MiKettle::ConnectHandle {
+    const std::shared_ptr<ble::GattClient> client = hub->gatt_client();
+    auto request = client->connect(
+        mac, [done = std::move(done)](const std::optional<ble::GattError>& error,
+                                      std::shared_ptr<ble::GattConnection> connection) {
+          if (error || !connection) {
+            done(error ? *error : ble::GattError{ble::GattErrorKind::failed, "", "no connection"}, {});
+            return;
+          }
+          MiKettle::Link link;
+          const std::weak_ptr<ble::GattConnection> weak = connection;
+          link.gatt = connection;
+          link.on_disconnected = [weak](std::function<void(const ble::GattError&)> handler) {
+            if (const auto c = weak.lock()) c->on_disconnected(std::move(handler));
+          };
+          link.disconnect = [weak] {
+            if (const auto c = weak.lock()) c->disconnect();
+          };
+          done(std::nullopt, std::move(link));
+        });
+    return std::make_shared<ble::GattConnectRequest>(std::move(request));
+  };
+}
+
+}  // namespace
+
+bool is_mi_kettle(const config::BleDeviceConfig& config) {
+  return config.product_id && (*config.product_id == 131 || *config.product_id == 275);
+}
+
+MiKettle::MiKettle(std::string id, config::BleDeviceConfig config, DeviceContext context)
+    : MiKettle(std::move(id), std::move(config), context, Options{}) {}
+
+MiKettle::MiKettle(std::string id, config::BleDeviceConfig config, DeviceContext context, Options options)
+    : model::Device(std::move(id), context.listener),
+      config_(std::move(config)),
+      context_(context),
+      options_(std::move(options)),
+      mac_(ble::parse_mac(config_.mac)),
+      product_id_(static_cast<std::uint16_t>(config_.product_id.value_or(0))),
+      retry_timer_(context.io),
+      report_timer_(context.io),
+      backoff_(options_.backoff_initial),
+      connect_log_(options_.log_window),
+      token_log_(options_.log_window),
+      auth_log_(options_.log_window),
+      malformed_log_(options_.log_window) {
+  if (!options_.connector && context_.ble_hub) options_.connector = bluez_connector(context_.ble_hub);
+}
+
+MiKettle::~MiKettle() { stop(); }
+
+model::DeviceInfo MiKettle::info() const {
+  model::DeviceInfo info;
+  info.protocol = "xiaomi_ble";
+  info.stable_id = "ble_" + lower_hex_mac(config_.mac);  // same id scheme as the BLE sensors
+  info.manufacturer = "Xiaomi";
+  const ble::Product* product = ble::find_product(product_id_);
+  info.model_name = product ? std::string(product->name) : "Mi smart kettle";
+  info.model_id = product ? std::string(product->model) : "";
+  info.sw_version = firmware_;
+  info.address = config_.mac;
+  return info;
+}
+
+std::vector<model::Entity> MiKettle::entities() const {
+  namespace presets = model::presets;
+  std::vector<model::Entity> out;
+
+  model::Entity action;
+  action.key = "action";
+  action.name = "Action";
+  action.icon = "mdi:kettle-steam";
+  out.push_back(action);  // idle, heating, cooling, keeping_warm
+
+  model::Entity mode;
+  mode.key = "mode";
+  mode.name = "Mode";
+  mode.icon = "mdi:kettle";
+  out.push_back(mode);  // none, boil, keep_warm
+
+  out.push_back(presets::temperature("temperature"));
+
+  model::Entity keep_warm;
+  keep_warm.key = "keep_warm_temperature";
+  keep_warm.component = model::Component::number;
+  keep_warm.name = "Keep-warm temperature";
+  keep_warm.unit = "°C";
+  keep_warm.icon = "mdi:thermometer";
+  keep_warm.entity_category = "config";
+  keep_warm.settable = true;
+  keep_warm.min = kMinKeepWarm;
+  keep_warm.max = kMaxKeepWarm;
+  keep_warm.step = 1;
+  out.push_back(keep_warm);
+
+  model::Entity type;
+  type.key = "keep_warm_type";
+  type.component = model::Component::select;
+  type.name = "Keep-warm type";
+  type.icon = "mdi:kettle-alert";
+  type.entity_category = "config";
+  type.settable = true;
+  type.options = {"boil_then_cool", "heat_to"};
+  out.push_back(type);
+
+  model::Entity limit;
+  limit.key = "keep_warm_time_limit";
+  limit.component = model::Component::number;
+  limit.name = "Keep-warm time limit";
+  limit.unit = "h";
+  limit.icon = "mdi:timer-outline";
+  limit.entity_category = "config";
+  limit.settable = true;
+  limit.min = 0;
+  limit.max = kMaxTimeLimit;
+  limit.step = 0.5;
+  out.push_back(limit);
+
+  out.push_back(presets::boolean_switch("turn_off_after_boil", "Turn off after boil").with_icon("mdi:kettle-off"));
+  out.push_back(presets::signal_strength());
+  return out;
+}
+
+// ---- life cycle -----------------------------------------------------------------------------------
+
+template <typename Handler>
+auto MiKettle::guarded(Handler handler) {
+  return [this, alive = std::weak_ptr<int>(alive_), generation = generation_,
+          handler = std::move(handler)](auto&&... args) mutable {
+    if (alive.expired() || phase_ == Phase::stopped || generation != generation_) return;
+    handler(std::forward<decltype(args)>(args)...);
+  };
+}
+
+void MiKettle::start() {
+  if (phase_ != Phase::stopped) return;
+  if (!mac_ || !is_mi_kettle(config_)) {
+    spdlog::error("{}: not a Mi kettle configuration (mac {}, product_id {}); the device stays offline", id(),
+                  config_.mac, config_.product_id.value_or(0));
+    return;
+  }
+  if (!options_.connector) {
+    spdlog::error("{}: no Bluetooth in this program; the kettle stays offline", id());
+    return;
+  }
+  phase_ = Phase::waiting;
+  backoff_ = options_.backoff_initial;
+  if (context_.ble_hub) {
+    subscription_ = context_.ble_hub->subscribe(config_.mac, [this](const BleAdvert& advert) { on_advert(advert); });
+  }
+  // Connect from the loop, not from inside the caller.
+  boost::asio::post(context_.io, guarded([this] {
+                      if (phase_ == Phase::waiting) connect();
+                    }));
+}
+
+void MiKettle::stop() {
+  if (phase_ == Phase::stopped) return;
+  teardown();
+  phase_ = Phase::stopped;
+  alive_ = std::make_shared<int>(0);  // every handler still queued holds a weak_ptr to the old one
+  retry_timer_.cancel();
+  report_timer_.cancel();
+  subscription_.reset();
+  retry_at_.reset();
+}
+
+void MiKettle::refresh() {
+  if (phase_ == Phase::waiting) {
+    retry_now();
+    return;
+  }
+  if (phase_ != Phase::ready) return;
+  read_settings([this] { publish(true); });
+}
+
+// ---- connecting and authenticating ----------------------------------------------------------------
+
+void MiKettle::connect() {
+  retry_timer_.cancel();
+  retry_at_.reset();
+  phase_ = Phase::connecting;
+  ++counters_.connect_attempts;
+  connect_handle_ = options_.connector(config_.mac, guarded([this](const std::optional<ble::GattError>& error,
+                                                                   Link link) { on_connected(error, std::move(link)); }));
+  // The retry timer is idle while connecting: it guards the connect.
+  retry_timer_.expires_after(options_.connect_deadline);
+  retry_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), generation = generation_](const boost::system::error_code& error) {
+        if (error || alive.expired() || generation != generation_ || phase_ != Phase::connecting) return;
+        ++counters_.connect_failures;
+        fail(Failure::connect, "no answer from the Bluetooth stack within " +
+                                   std::to_string(whole_seconds(options_.connect_deadline)) + " s");
+      });
+}
+
+void MiKettle::on_connected(const std::optional<ble::GattError>& error, Link link) {
+  if (phase_ != Phase::connecting) return;
+  retry_timer_.cancel();  // the connect deadline
+  if (error || !link.gatt) {
+    ++counters_.connect_failures;
+    fail(Failure::connect, error ? error->describe() : "no connection");
+    return;
+  }
+  link_ = std::move(link);
+  if (link_.on_disconnected) {
+    link_.on_disconnected(guarded([this](const ble::GattError& why) { on_link_lost(why); }));
+  }
+  const std::optional<ble::LegacyToken> token = choose_token();
+  if (!token) {
+    fail(Failure::auth, "no usable token");
+    return;
+  }
+  token_ = *token;
+  phase_ = Phase::authenticating;
+  ble::LegacyRegisterParams params;
+  params.mac = *mac_;
+  params.product_id = product_id_;
+  params.token = token_;
+  auth_ = ble::start_legacy_register(
+      context_.io, link_.gatt, params, options_.auth_timeouts,
+      guarded([this](const std::optional<ble::AuthError>& auth_error, const ble::LegacyRegisterResult& result) {
+        on_registered(auth_error, result);
+      }));
+}
+
+// The token of this connection: the configured one, else the one stored at the first connection,
+// else a new one (kept in memory across attempts and saved only once the kettle confirmed it).
+std::optional<ble::LegacyToken> MiKettle::choose_token() {
+  token_is_new_ = false;
+  token_configured_ = false;
+  if (!config_.token_hex.empty()) {
+    const std::optional<Bytes> bytes = from_hex(config_.token_hex);
+    if (!bytes || bytes->size() != ble::LegacyToken{}.size()) {
+      spdlog::error("{}: the configured token is not 24 hex digits", id());
+      return std::nullopt;
+    }
+    ble::LegacyToken token{};
+    std::copy(bytes->begin(), bytes->end(), token.begin());
+    token_configured_ = true;
+    return token;
+  }
+  const LoadedBleKeys loaded = load_ble_keys(context_.state_dir, config_.mac);
+  if (loaded.keys && loaded.keys->token && loaded.keys->token->size() == ble::LegacyToken{}.size()) {
+    ble::LegacyToken token{};
+    std::copy(loaded.keys->token->begin(), loaded.keys->token->end(), token.begin());
+    return token;
+  }
+  if (!loaded.error.empty() && !unconfirmed_token_) {
+    spdlog::warn("{}: {} is unreadable ({}); the kettle gets a new token, stored there once it accepts it", id(),
+                 ble_key_file(context_.state_dir, config_.mac), loaded.error);
+  }
+  if (!unconfirmed_token_) unconfirmed_token_ = ble::legacy_auth::generate_token();
+  token_is_new_ = true;
+  return *unconfirmed_token_;
+}
+
+void MiKettle::on_registered(const std::optional<ble::AuthError>& error, const ble::LegacyRegisterResult& result) {
+  auth_.reset();
+  if (phase_ != Phase::authenticating) return;
+  if (error) {
+    ++counters_.auth_failures;
+    if (error->kind == ble::AuthFailure::mismatch) {
+      ++counters_.token_rejected;
+      fail(Failure::token_rejected, error->text);
+    } else if (error->kind == ble::AuthFailure::link && error->gatt &&
+               error->gatt->kind == ble::GattErrorKind::disconnected) {
+      fail(Failure::lost, error->gatt->describe());  // out of range mid-handshake: a link problem
+    } else {
+      fail(Failure::auth, error->text);
+    }
+    return;
+  }
+  if (token_is_new_) remember_token(result.token);
+  if (result.version != firmware_) {
+    firmware_ = result.version;
+    description_changed();
+  }
+  phase_ = Phase::setting_up;
+  link_.gatt->subscribe(ble::uuid16(kStatus), guarded([this](const Bytes& value) { on_status(value); }),
+                        guarded([this](const std::optional<ble::GattError>& sub_error) { on_subscribed(sub_error); }));
+}
+
+// Saved only now, after the kettle confirmed the token: a token it never accepted is worth nothing.
+void MiKettle::remember_token(const ble::LegacyToken& token) {
+  StoredBleKeys keys;
+  keys.mac = config_.mac;
+  keys.auth = "legacy";
+  keys.token = Bytes(token.begin(), token.end());
+  keys.product_id = product_id_;
+  keys.registered = format_utc_iso8601(std::chrono::system_clock::now());
+  const std::string problem = save_ble_keys(context_.state_dir, keys);
+  if (!problem.empty()) {
+    spdlog::error("{}: the kettle accepted a new token, but it could not be stored ({}); the next connection "
+                  "registers yet another one",
+                  id(), problem);
+    return;
+  }
+  spdlog::info("{}: the kettle {} accepted a new token; stored in {}", id(), config_.mac,
+               ble_key_file(context_.state_dir, config_.mac));
+  token_is_new_ = false;
+  unconfirmed_token_.reset();
+}
+
+void MiKettle::on_subscribed(const std::optional<ble::GattError>& error) {
+  if (phase_ != Phase::setting_up) return;
+  if (error) {
+    fail(Failure::setup, "enabling status notifications failed: " + error->describe());
+    return;
+  }
+  read_settings([this] {
+    if (phase_ == Phase::setting_up) became_ready();
+  });
+}
+
+// Reads aa04 then aa05 into known_, then runs `then`. A value that does not parse is reported and
+// left out; a failed read is logged (a dropped link also ends in on_link_lost).
+void MiKettle::read_settings(std::function<void()> then) {
+  if (!link_.gatt) return;
+  link_.gatt->read(
+      ble::uuid16(kTimeLimit),
+      guarded([this, then = std::move(then)](const std::optional<ble::GattError>& error, Bytes value) mutable {
+        if (error) {
+          spdlog::debug("{}: reading the keep-warm time limit failed: {}", id(), error->describe());
+        } else if (const auto hours = ble::decode_kettle_time_limit(value)) {
+          known_.keep_warm_time_limit = *hours;
+        } else {
+          report_malformed("keep-warm time limit " + to_hex(value) + ": " + hours.error().describe());
+        }
+        if (!link_.gatt) return;
+        link_.gatt->read(ble::uuid16(kBoilMode),
+                         guarded([this, then = std::move(then)](const std::optional<ble::GattError>& read_error,
+                                                                Bytes boil) {
+                           if (read_error) {
+                             spdlog::debug("{}: reading turn-off-after-boil failed: {}", id(), read_error->describe());
+                           } else if (const auto off = ble::decode_kettle_boil_mode(boil)) {
+                             known_.turn_off_after_boil = *off;
+                           } else {
+                             report_malformed("turn-off-after-boil " + to_hex(boil) + ": " + off.error().describe());
+                           }
+                           then();
+                         }));
+      }));
+}
+
+void MiKettle::became_ready() {
+  phase_ = Phase::ready;
+  ++counters_.sessions;
+  backoff_ = options_.backoff_initial;
+  // The first session, and the end of an outage whose start was logged; a kettle flapping within the
+  // log window reconnects quietly (its drops are summarised by the ProblemLog, which starts a fresh
+  // first line by itself after a quiet window).
+  if (counters_.sessions == 1 || lost_logged_) {
+    spdlog::info("{}: connected to the kettle {} (firmware {}{})", id(), config_.mac,
+                 firmware_.empty() ? "unknown" : firmware_,
+                 failures_since_ready_ ? ", after " + std::to_string(failures_since_ready_) + " failed attempts" : "");
+  }
+  failures_since_ready_ = 0;
+  lost_logged_ = false;
+  set_online(true);
+  publish(true);
+}
+
+// ---- status ---------------------------------------------------------------------------------------
+
+void MiKettle::on_status(const Bytes& value) {
+  if (phase_ != Phase::setting_up && phase_ != Phase::ready) return;
+  const auto status = ble::parse_kettle_status(value);
+  if (!status) {
+    report_malformed("status " + to_hex(value) + ": " + status.error().describe());
+    return;
+  }
+  ++counters_.statuses;
+  known_.action = std::string(ble::kettle_action_name(status->action));
+  known_.mode = std::string(ble::kettle_mode_name(status->mode));
+  known_.temperature = status->current_temperature;
+  known_.keep_warm_temperature = status->keep_warm_set_temperature;
+  known_.keep_warm_type = std::string(ble::kettle_keep_warm_type_name(status->keep_warm_type));
+  if (phase_ == Phase::ready) publish(false);  // setting_up publishes once the settings are read
+}
+
+json MiKettle::current_state() const {
+  json state = json::object();
+  if (known_.action) state["action"] = *known_.action;
+  if (known_.mode) state["mode"] = *known_.mode;
+  if (known_.temperature) state["temperature"] = *known_.temperature;
+  if (known_.keep_warm_temperature) state["keep_warm_temperature"] = *known_.keep_warm_temperature;
+  if (known_.keep_warm_type) state["keep_warm_type"] = *known_.keep_warm_type;
+  if (known_.keep_warm_time_limit) state["keep_warm_time_limit"] = hours_json(*known_.keep_warm_time_limit);
+  if (known_.turn_off_after_boil) state["turn_off_after_boil"] = *known_.turn_off_after_boil;
+  if (rssi_) state["rssi"] = *rssi_;
+  return state;
+}
+
+void MiKettle::publish(bool force) {
+  json state = current_state();
+  const auto now = Clock::now();
+  if (!force && last_published_ && *last_published_ == state && last_published_at_ &&
+      now - *last_published_at_ < options_.republish_interval) {
+    return;
+  }
+  last_published_ = state;
+  last_published_at_ = now;
+  replace_state(state);
+}
+
+// ---- presence -------------------------------------------------------------------------------------
+
+void MiKettle::on_advert(const BleAdvert& advert) {
+  if (phase_ == Phase::stopped || advert.cached) return;  // a cached value says nothing about now
+  if (advert.rssi) rssi_ = advert.rssi;
+  if (phase_ != Phase::waiting || !last_failure_at_) return;
+  // Back in range after a connect failure or a drop: try now rather than at the end of a long wait.
+  // Not after a refused token (an advert does not change the token), and never sooner than the
+  // initial backoff after the failure (a kettle advertises several times a second).
+  if (last_failure_ != Failure::connect && last_failure_ != Failure::lost) return;
+  const Clock::time_point earliest = *last_failure_at_ + options_.backoff_initial;
+  if (retry_at_ && *retry_at_ <= earliest) return;
+  ++counters_.early_retries;
+  const auto now = Clock::now();
+  if (now >= earliest) {
+    retry_now();
+    return;
+  }
+  schedule_retry(std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now));
+}
+
+// ---- failures and reconnecting --------------------------------------------------------------------
+
+void MiKettle::on_link_lost(const ble::GattError& why) {
+  if (phase_ == Phase::stopped || phase_ == Phase::waiting) return;
+  ++counters_.disconnects;
+  fail(Failure::lost, why.describe());
+}
+
+void MiKettle::fail(Failure failure, const std::string& detail) {
+  const bool was_ready = phase_ == Phase::ready;
+  teardown();
+  ++failures_since_ready_;
+  set_online(false);
+  const auto now = Clock::now();
+  last_failure_ = failure;
+  last_failure_at_ = now;
+  const std::chrono::milliseconds delay = backoff_;
+  backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  const long long retry_s = std::max<long long>(1, delay.count() / 1000);
+
+  ProblemLog& log = failure == Failure::token_rejected ? token_log_ : failure == Failure::auth ? auth_log_ : connect_log_;
+  const ProblemLog::Decision decision = log.record(now);
+  if (decision.action == ProblemLog::Action::none) {
+    spdlog::debug("{}: kettle {}: {}; retry in {} s", id(), config_.mac, detail, retry_s);
+  } else if (decision.action == ProblemLog::Action::log_summary) {
+    lost_logged_ = true;
+    spdlog::warn("{}: the kettle {} is still not usable: {} more failures in the last {} s (last: {}); retrying "
+                 "every {} s at most",
+                 id(), config_.mac, decision.count, whole_seconds(decision.span), detail,
+                 options_.backoff_max.count() / 1000);
+  } else {
+    lost_logged_ = true;
+    switch (failure) {
+      case Failure::token_rejected:
+        spdlog::warn("{}: the kettle {} rejected the token{} ({}): check product_id (131 YM-K1501, 275 YM-K1501EU){}; "
+                     "retrying in {} s",
+                     id(), config_.mac, token_configured_ ? " configured in `token:`" : " stored in state_dir",
+                     detail, token_configured_ ? " and the token" : "", retry_s);
+        break;
+      case Failure::auth:
+        spdlog::warn("{}: Mi auth with the kettle {} failed: {}; retrying in {} s", id(), config_.mac, detail, retry_s);
+        break;
+      case Failure::lost:
+        spdlog::warn("{}: {} the kettle {} ({}); reconnecting in {} s (further failures are summarised)", id(),
+                     was_ready ? "lost the connection to" : "connection dropped while setting up", config_.mac, detail,
+                     retry_s);
+        break;
+      case Failure::connect:
+      case Failure::setup:
+        spdlog::warn("{}: cannot use the kettle {}: {}; retrying in {} s (out of range or switched off? further "
+                     "failures are summarised)",
+                     id(), config_.mac, detail, retry_s);
+        break;
+    }
+  }
+  schedule_retry(delay);
+}
+
+// Ends whatever link, handshake or connect is running; their late handlers see a new generation.
+void MiKettle::teardown() {
+  ++generation_;
+  if (auth_) auth_->cancel();
+  if (link_.disconnect) link_.disconnect();
+  // Dropping the handle withdraws a pending connect now (GattClient dequeues a request before it
+  // calls back, so this is safe inside that callback too).
+  connect_handle_.reset();
+  // The link and the handshake are released from the loop, not here: teardown can run inside one of
+  // their own handlers.
+  boost::asio::post(context_.io, [link = std::move(link_), auth = std::move(auth_)] {});
+  link_ = {};
+  auth_.reset();
+  writes_.clear();
+  writing_ = false;
+  reread_time_limit_ = reread_boil_ = false;
+  pending_setup_.reset();
+  if (phase_ != Phase::stopped) phase_ = Phase::waiting;
+}
+
+void MiKettle::schedule_retry(std::chrono::milliseconds delay) {
+  phase_ = Phase::waiting;
+  retry_at_ = Clock::now() + delay;
+  retry_timer_.expires_at(*retry_at_);
+  retry_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& error) {
+    // A stale expiry (the wait was re-armed or cut short meanwhile) is not this wait's end.
+    if (error || alive.expired() || phase_ != Phase::waiting || !retry_at_ || Clock::now() < *retry_at_) return;
+    connect();
+  });
+}
+
+void MiKettle::retry_now() {
+  if (phase_ != Phase::waiting) return;
+  retry_timer_.cancel();
+  retry_at_.reset();
+  boost::asio::post(context_.io, guarded([this] {
+                      if (phase_ == Phase::waiting && !retry_at_) connect();
+                    }));
+}
+
+// ---- rate-limited reports of malformed values -----------------------------------------------------
+
+void MiKettle::report_malformed(const std::string& detail) {
+  ++counters_.malformed;
+  last_malformed_ = detail;
+  const ProblemLog::Decision decision = malformed_log_.record(Clock::now());
+  if (decision.action == ProblemLog::Action::log_first) {
+    spdlog::warn("{}: malformed {} from the kettle {} dropped, not published (more are summarised)", id(), detail,
+                 config_.mac);
+  } else if (decision.action == ProblemLog::Action::log_summary) {
+    spdlog::warn("{}: {} malformed values from the kettle dropped in the last {} s (last: {})", id(), decision.count,
+                 whole_seconds(decision.span), detail);
+  } else {
+    spdlog::debug("{}: malformed {} dropped", id(), detail);
+    schedule_report_flush();
+  }
+}
+
+void MiKettle::schedule_report_flush() {
+  const auto due = malformed_log_.due();
+  if (!due) return;
+  report_timer_.expires_at(*due);
+  report_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& error) {
+    if (error || alive.expired() || phase_ == Phase::stopped) return;
+    flush_reports();
+  });
+}
+
+void MiKettle::flush_reports() {
+  const ProblemLog::Decision decision = malformed_log_.flush(Clock::now());
+  if (decision.action != ProblemLog::Action::log_summary) return;
+  spdlog::warn("{}: {} malformed values from the kettle dropped in the last {} s (last: {})", id(), decision.count,
+               whole_seconds(decision.span), last_malformed_);
+}
+
+// ---- commands -------------------------------------------------------------------------------------
+
+model::CommandError MiKettle::command(const json& changes) {
+  if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
+
+  // Validate everything first: a command with one bad attribute writes nothing.
+  std::optional<int> temperature;
+  std::optional<ble::KettleKeepWarmType> type;
+  std::optional<double> limit;
+  std::optional<bool> boil_off;
+  for (const auto& [key, value] : changes.items()) {
+    if (key == "keep_warm_temperature") {
+      const double number = value.is_number() ? value.get<double>() : NAN;
+      if (!std::isfinite(number) || number != std::floor(number) || number < kMinKeepWarm || number > kMaxKeepWarm)
+        return "keep_warm_temperature takes a whole number of °C from 40 to 95, not " + value.dump();
+      temperature = static_cast<int>(number);
+    } else if (key == "keep_warm_type") {
+      const std::string text = value.is_string() ? value.get<std::string>() : "";
+      for (const auto candidate : {ble::KettleKeepWarmType::boil_then_cool, ble::KettleKeepWarmType::heat_to}) {
+        if (text == ble::kettle_keep_warm_type_name(candidate)) type = candidate;
+      }
+      if (!type) return "keep_warm_type takes boil_then_cool or heat_to, not " + value.dump();
+    } else if (key == "keep_warm_time_limit") {
+      const double hours = value.is_number() ? value.get<double>() : NAN;
+      if (!std::isfinite(hours) || hours < 0 || hours > kMaxTimeLimit || hours * 2 != std::floor(hours * 2))
+        return "keep_warm_time_limit takes hours from 0 to 12 in steps of 0.5, not " + value.dump();
+      limit = hours;
+    } else if (key == "turn_off_after_boil") {
+      if (value.is_boolean()) {
+        boil_off = value.get<bool>();
+      } else if (value == "ON" || value == "on") {
+        boil_off = true;
+      } else if (value == "OFF" || value == "off") {
+        boil_off = false;
+      } else if (value == "TOGGLE" && known_.turn_off_after_boil) {
+        boil_off = !*known_.turn_off_after_boil;
+      } else {
+        return "turn_off_after_boil takes true, false, ON or OFF, not " + value.dump();
+      }
+    } else {
+      return "unknown attribute '" + key + "' (settable: " + settable_list() + ")";
+    }
+  }
+  if (phase_ != Phase::ready || !link_.gatt) return "kettle not connected";
+
+  // aa01 carries both keep-warm settings: the one not in the command comes from what is queued,
+  // else from the kettle's last status.
+  std::vector<Write> writes;
+  if (temperature || type) {
+    std::optional<int> base_temperature = known_.keep_warm_temperature;
+    std::optional<ble::KettleKeepWarmType> base_type;
+    for (const auto candidate : {ble::KettleKeepWarmType::boil_then_cool, ble::KettleKeepWarmType::heat_to}) {
+      if (known_.keep_warm_type && *known_.keep_warm_type == ble::kettle_keep_warm_type_name(candidate))
+        base_type = candidate;
+    }
+    if (pending_setup_) {
+      base_type = static_cast<ble::KettleKeepWarmType>(pending_setup_->first);
+      base_temperature = pending_setup_->second;
+    }
+    if ((!temperature && !base_temperature) || (!type && !base_type))
+      return "the kettle has not reported its keep-warm settings yet; set keep_warm_temperature and keep_warm_type "
+             "together";
+    const ble::KettleKeepWarmType wanted_type = type ? *type : *base_type;
+    const int wanted_temperature = temperature ? *temperature : *base_temperature;
+    const auto setup = ble::encode_kettle_setup(wanted_type, wanted_temperature);
+    if (!setup) return "keep-warm setup not encodable: " + setup.error().describe();
+    writes.push_back({kSetup, *setup, "keep-warm setup"});
+  }
+  if (limit) {
+    const auto bytes = ble::encode_kettle_time_limit(*limit);
+    if (!bytes) return "keep_warm_time_limit not encodable: " + bytes.error().describe();
+    writes.push_back({kTimeLimit, *bytes, "keep-warm time limit"});
+  }
+  if (boil_off) writes.push_back({kBoilMode, ble::encode_kettle_boil_mode(*boil_off), "turn-off-after-boil"});
+
+  if (temperature || type) {
+    const Bytes& setup = writes.front().value;  // [type, temperature]
+    pending_setup_ = std::make_pair(static_cast<int>(setup[0]), static_cast<int>(setup[1]));
+  }
+  reread_time_limit_ = reread_time_limit_ || limit.has_value();
+  reread_boil_ = reread_boil_ || boil_off.has_value();
+  for (Write& write : writes) writes_.push_back(std::move(write));
+  spdlog::info("{}: set {}", id(), changes.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!writing_) {
+    writing_ = true;
+    // Start on the loop, not inside the caller's handler.
+    boost::asio::post(context_.io, guarded([this] { next_write(); }));
+  }
+  return std::nullopt;
+}
+
+void MiKettle::start_writes() {
+  if (writing_) return;
+  writing_ = true;
+  next_write();
+}
+
+void MiKettle::next_write() {
+  if (phase_ != Phase::ready || !link_.gatt) return;
+  if (writes_.empty()) {
+    writes_finished();
+    return;
+  }
+  Write write = std::move(writes_.front());
+  writes_.pop_front();
+  const std::uint16_t characteristic = write.characteristic;
+  Bytes value = write.value;
+  link_.gatt->write(ble::uuid16(characteristic), std::move(value), ble::WriteType::request,
+                    guarded([this, write = std::move(write)](const std::optional<ble::GattError>& error) {
+                      if (error) {
+                        ++counters_.write_failures;
+                        spdlog::warn("{}: writing the {} to the kettle failed: {}", id(), write.what, error->describe());
+                        writes_.clear();
+                        writing_ = false;
+                        pending_setup_.reset();
+                        reread_time_limit_ = reread_boil_ = false;
+                        publish(true);  // restate what the kettle really has
+                        return;
+                      }
+                      ++counters_.writes;
+                      if (write.characteristic == kSetup && write.value.size() >= 2) {
+                        // Confirmed by the kettle (write with response); its next status says the same.
+                        known_.keep_warm_type = std::string(ble::kettle_keep_warm_type_name(
+                            static_cast<ble::KettleKeepWarmType>(write.value[0])));
+                        known_.keep_warm_temperature = write.value[1];
+                      }
+                      next_write();
+                    }));
+}
+
+void MiKettle::writes_finished() {
+  const bool reread = reread_time_limit_ || reread_boil_;
+  reread_time_limit_ = reread_boil_ = false;
+  const auto done = [this] {
+    writing_ = false;
+    pending_setup_.reset();
+    publish(true);
+    if (!writes_.empty()) start_writes();  // a command arrived during the read-back
+  };
+  if (!reread) {
+    done();
+    return;
+  }
+  // What the kettle stored, not what we asked for.
+  read_settings(done);
+}
+
+}  // namespace cloudless
