@@ -9,6 +9,8 @@
 // published, stop() silencing everything. Every wait is bounded (run_until).
 #include <catch2/catch.hpp>
 
+#include "tests/unit/device_test_support.h"
+
 #include <stdlib.h>
 
 #include <chrono>
@@ -41,6 +43,13 @@ namespace ble = cloudless::xiaomi_ble;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using Listener = cloudless::test::RecordingListener;
+using cloudless::test::LogCapture;
+struct TempDir : cloudless::test::TempDir {
+  TempDir() : cloudless::test::TempDir("cloudless-kettle") {}
+};
+
 
 constexpr const char* kMac = "AA:BB:CC:DD:EE:FF";
 // research §4.2: drndos' default token, used as a "configured" token.
@@ -239,55 +248,8 @@ struct Radio {
   }
 };
 
-struct Listener : model::DeviceListener {
-  std::vector<json> states;
-  std::vector<bool> availability;
-  int descriptions = 0;
-  void on_state(model::Device& device) override { states.push_back(device.state()); }
-  void on_availability(model::Device& device) override { availability.push_back(device.online()); }
-  void on_description_changed(model::Device&) override { ++descriptions; }
-};
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cloudless-kettle-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
 
- private:
-  std::string path_;
-};
-
-struct LogCapture {
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  LogCapture() {
-    auto logger = std::make_shared<spdlog::logger>("test", sink);
-    logger->set_level(spdlog::level::debug);
-    logger->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous); }
-  int warnings(const std::string& part) const {
-    int n = 0;
-    for (const std::string& line : sink->last_formatted()) {
-      if (line.rfind("warning ", 0) == 0 && line.find(part) != std::string::npos) ++n;
-    }
-    return n;
-  }
-  std::string text() const {
-    std::string out;
-    for (const std::string& line : sink->last_formatted()) out += line + "\n";
-    return out;
-  }
-};
 
 config::BleDeviceConfig kettle_config(int pid = 131, const std::string& token = "") {
   config::BleDeviceConfig config;

@@ -7,6 +7,8 @@
 // bounded.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/device_test_support.h"
+
 #include <stdlib.h>
 
 #include <chrono>
@@ -41,6 +43,12 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using cloudless::test::LogCapture;
+struct TempDir : cloudless::test::TempDir {
+  TempDir() : cloudless::test::TempDir("cloudless-midea") {}
+};
+
 
 constexpr std::uint64_t kApplianceId = 15393162840672;  // the id of research §7.4's V2 vector
 
@@ -321,41 +329,7 @@ struct Listener : model::DeviceListener {
   void on_description_changed(model::Device&) override { ++descriptions; }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cloudless-midea-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
 
- private:
-  std::string path_;
-};
-
-// Captures what the device kind logs.
-struct LogCapture {
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  LogCapture() {
-    auto logger = std::make_shared<spdlog::logger>("test", sink);
-    logger->set_level(spdlog::level::debug);
-    logger->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous); }
-  int count(const std::string& part) const {
-    int n = 0;
-    for (const std::string& line : sink->last_formatted())
-      if (line.find(part) != std::string::npos) ++n;
-    return n;
-  }
-};
 
 struct Harness {
   asio::io_context io;

@@ -9,6 +9,8 @@
 // encode_mibeacon where a sequence of counters is needed, labelled synthetic.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/device_test_support.h"
+
 #include <stdlib.h>
 
 #include <chrono>
@@ -33,6 +35,13 @@ using nlohmann::json;
 namespace ble = cloudless::xiaomi_ble;
 
 namespace {
+
+using Listener = cloudless::test::RecordingListener;
+using cloudless::test::LogCapture;
+struct TempDir : cloudless::test::TempDir {
+  TempDir() : cloudless::test::TempDir("cloudless-ble") {}
+};
+
 
 // ---- vectors (research/ble.md §3) -----------------------------------------------------------------
 
@@ -105,59 +114,8 @@ Bytes v5_frame(std::uint16_t product_id, std::uint8_t counter, std::uint32_t ext
   return frame;
 }
 
-struct Listener : model::DeviceListener {
-  std::vector<json> states;  // device.state() after each on_state
-  int descriptions = 0;
-  std::vector<bool> availability;
-  void on_state(model::Device& device) override { states.push_back(device.state()); }
-  void on_availability(model::Device& device) override { availability.push_back(device.online()); }
-  void on_description_changed(model::Device&) override { ++descriptions; }
-};
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cloudless-ble-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
 
- private:
-  std::string path_;
-};
-
-struct LogCapture {
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512);
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  LogCapture() {
-    auto logger = std::make_shared<spdlog::logger>("test", sink);
-    logger->set_level(spdlog::level::debug);
-    logger->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous); }
-  // Lines at warning level or above containing every part.
-  int warnings(std::initializer_list<std::string> parts) const {
-    int n = 0;
-    for (const std::string& line : sink->last_formatted()) {
-      if (line.rfind("warning ", 0) != 0 && line.rfind("error ", 0) != 0) continue;
-      bool all = true;
-      for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
-      if (all) ++n;
-    }
-    return n;
-  }
-  std::string text() const {
-    std::string out;
-    for (const std::string& line : sink->last_formatted()) out += line + "\n";
-    return out;
-  }
-};
 
 config::BleDeviceConfig device_config(const std::string& mac, const std::string& key = "") {
   config::BleDeviceConfig config;
