@@ -836,6 +836,10 @@ void Loader::load_devices(const Field& section) {
     if (!is_device_id(entry.name)) {
       problem(entry.key_line, entry.path,
               "device id must match [a-z0-9_-]+ (it is used in MQTT topics)");
+    } else if (entry.name == kReservedDeviceId) {
+      // <base>/bridge/... and the bridge's own discovery config are the daemon's topics.
+      problem(entry.key_line, entry.path,
+              "device id 'bridge' is reserved for the daemon's own topics (<base_topic>/bridge/...); choose another");
     }
     load_device(entry);
   }

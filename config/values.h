@@ -48,6 +48,9 @@ std::string topic_prefix_problem(std::string_view topic);
 
 // Device ids appear in topics and file names in state_dir: [a-z0-9_-]+.
 bool is_device_id(std::string_view id);
+// A device id the daemon keeps for itself: "bridge" names <base_topic>/bridge/... and the bridge's
+// own Home Assistant device.
+inline constexpr std::string_view kReservedDeviceId = "bridge";
 
 // miIO model names: vendor.kind.name ("chuangmi.plug.v3"), lower case, three or more parts.
 bool is_miio_model(std::string_view model);

@@ -6,6 +6,7 @@
 
 #include "daemon/devices/registry.h"
 #include "daemon/logging.h"
+#include "daemon/state_store.h"
 
 namespace cloudless {
 
@@ -64,6 +65,9 @@ int Daemon::run() {
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::info("cloudless {} starting: {} device(s), broker {}", CLOUDLESS_VERSION, config_.devices.size(),
                config_.mqtt.server);
+  // Made (0750) before any device reads from it; a problem here costs only what devices learn.
+  if (const std::string problem = ensure_state_dir(config_.state_dir); !problem.empty())
+    spdlog::error("state_dir: {}; learned state (ids, energy, keys) will not survive a restart", problem);
   bridge_ = std::make_unique<Bridge>(io_, config_.mqtt, info_payload());
   for (const auto& device : config_.devices) add_device(device);
   bridge_->start();

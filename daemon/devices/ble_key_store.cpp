@@ -57,18 +57,21 @@ std::string ble_key_file(const std::string& state_dir, const std::string& mac) {
 LoadedBleKeys load_ble_keys(const std::string& state_dir, const std::string& mac) {
   LoadedBleKeys loaded;
   const std::string path = ble_key_file(state_dir, mac);
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0 && errno == ENOENT) return loaded;  // never registered: not an error
-  std::ifstream in(path);
-  if (!in) {
-    loaded.error = "cannot read " + path;
-    return loaded;
+  const StateFileText file = read_state_file(path);
+  switch (file.status) {
+    case StateFileText::Status::missing: return loaded;  // never registered: not an error
+    case StateFileText::Status::set_aside:
+      loaded.error = path + ": " + file.problem + "; moved aside to " + file.moved_to;
+      return loaded;
+    case StateFileText::Status::unreadable:
+      loaded.error = path + ": " + file.problem;
+      return loaded;
+    case StateFileText::Status::ok: break;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json object = nlohmann::json::parse(text.str(), nullptr, false);
+  nlohmann::json object = nlohmann::json::parse(file.text, nullptr, false);
   if (!object.is_object()) {
     loaded.error = path + " is not a JSON object";
+    if (auto moved = set_state_file_aside(path)) loaded.error += "; moved aside to " + *moved;
     return loaded;
   }
   StoredBleKeys keys;
@@ -90,8 +93,7 @@ LoadedBleKeys load_ble_keys(const std::string& state_dir, const std::string& mac
 }
 
 std::string save_ble_keys(const std::string& state_dir, const StoredBleKeys& keys) {
-  if (::mkdir(state_dir.c_str(), 0750) != 0 && errno != EEXIST)
-    return "cannot create " + state_dir + ": " + std::strerror(errno);
+  if (std::string problem = ensure_state_dir(state_dir); !problem.empty()) return problem;
   nlohmann::json object = {{"mac", keys.mac}, {"auth", keys.auth}};
   if (keys.token) object["token"] = to_hex(*keys.token);
   if (keys.bindkey) object["bindkey"] = to_hex(*keys.bindkey);

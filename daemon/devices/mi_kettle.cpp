@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/devices/ble_key_store.h"
+#include "daemon/model/json_excerpt.h"
 #include "daemon/mqtt/topics.h"  // format_utc_iso8601
 #include "protocols/xiaomi_ble/bluez_gatt_client.h"
 #include "protocols/xiaomi_ble/kettle.h"
@@ -632,18 +633,18 @@ model::CommandError MiKettle::command(const json& changes) {
     if (key == "keep_warm_temperature") {
       const double number = value.is_number() ? value.get<double>() : NAN;
       if (!std::isfinite(number) || number != std::floor(number) || number < kMinKeepWarm || number > kMaxKeepWarm)
-        return "keep_warm_temperature takes a whole number of °C from 40 to 95, not " + value.dump();
+        return "keep_warm_temperature takes a whole number of °C from 40 to 95, not " + model::json_excerpt(value, 60);
       temperature = static_cast<int>(number);
     } else if (key == "keep_warm_type") {
       const std::string text = value.is_string() ? value.get<std::string>() : "";
       for (const auto candidate : {ble::KettleKeepWarmType::boil_then_cool, ble::KettleKeepWarmType::heat_to}) {
         if (text == ble::kettle_keep_warm_type_name(candidate)) type = candidate;
       }
-      if (!type) return "keep_warm_type takes boil_then_cool or heat_to, not " + value.dump();
+      if (!type) return "keep_warm_type takes boil_then_cool or heat_to, not " + model::json_excerpt(value, 60);
     } else if (key == "keep_warm_time_limit") {
       const double hours = value.is_number() ? value.get<double>() : NAN;
       if (!std::isfinite(hours) || hours < 0 || hours > kMaxTimeLimit || hours * 2 != std::floor(hours * 2))
-        return "keep_warm_time_limit takes hours from 0 to 12 in steps of 0.5, not " + value.dump();
+        return "keep_warm_time_limit takes hours from 0 to 12 in steps of 0.5, not " + model::json_excerpt(value, 60);
       limit = hours;
     } else if (key == "turn_off_after_boil") {
       if (value.is_boolean()) {
@@ -655,7 +656,7 @@ model::CommandError MiKettle::command(const json& changes) {
       } else if (value == "TOGGLE" && known_.turn_off_after_boil) {
         boil_off = !*known_.turn_off_after_boil;
       } else {
-        return "turn_off_after_boil takes true, false, ON or OFF, not " + value.dump();
+        return "turn_off_after_boil takes true, false, ON or OFF, not " + model::json_excerpt(value, 60);
       }
     } else {
       return "unknown attribute '" + key + "' (settable: " + settable_list() + ")";
@@ -700,7 +701,7 @@ model::CommandError MiKettle::command(const json& changes) {
   reread_time_limit_ = reread_time_limit_ || limit.has_value();
   reread_boil_ = reread_boil_ || boil_off.has_value();
   for (Write& write : writes) writes_.push_back(std::move(write));
-  spdlog::info("{}: set {}", id(), changes.dump(-1, ' ', false, json::error_handler_t::replace));
+  spdlog::info("{}: set {}", id(), model::json_excerpt(changes));
   if (!writing_) {
     writing_ = true;
     // Start on the loop, not inside the caller's handler.

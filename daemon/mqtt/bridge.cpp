@@ -1,15 +1,19 @@
 #include "daemon/mqtt/bridge.h"
 
+#include <optional>
 #include <random>
+#include <utility>
 #include <set>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/model/json_excerpt.h"
 #include "daemon/mqtt/discovery.h"
 #include "daemon/mqtt/mqtt_connection.h"
 #include "daemon/mqtt/topics.h"
+#include "protocols/common/json_limits.h"
 
 namespace cloudless {
 
@@ -25,6 +29,10 @@ constexpr auto kStaleCleanupWindow = std::chrono::seconds(3);
 // a broker is not hit by every bridge at once (HA's birth-message guidance).
 constexpr int kRepublishJitterMinMs = 1000;
 constexpr int kRepublishJitterMaxMs = 3000;
+// Home Assistant's birth message and bridge/request/republish_discovery each ask for everything
+// again (every discovery config and state). Asks within this interval of the last republish are
+// served once, when it has passed: 2,000 asks in a burst cost one or two republishes, not 50 MB.
+constexpr auto kRepublishMinInterval = std::chrono::seconds(5);
 
 // State keys that would collide with our own per-device topics in attribute output.
 bool reserved_attribute(const std::string& key) { return key == "availability" || key == "set" || key == "get"; }
@@ -32,6 +40,11 @@ bool reserved_attribute(const std::string& key) { return key == "availability" |
 }  // namespace
 
 struct Bridge::Impl {
+  struct CachedDiscovery {
+    std::string topic;
+    std::string payload;
+  };
+
   Impl(boost::asio::io_context& io_context, config::MqttConfig config, json bridge_info)
       : io(io_context),
         mqtt(std::move(config)),
@@ -39,6 +52,7 @@ struct Bridge::Impl {
         topics{mqtt.base_topic, mqtt.discovery_prefix},
         discovery_context{mqtt.base_topic, mqtt.discovery_prefix, CLOUDLESS_VERSION},
         republish_timer(io_context),
+        coalesce_timer(io_context),
         cleanup_timer(io_context),
         random(std::random_device{}()) {}
 
@@ -67,6 +81,7 @@ struct Bridge::Impl {
   void stop(std::function<void()> done) {
     stopping = true;
     republish_timer.cancel();
+    coalesce_timer.cancel();
     cleanup_timer.cancel();
     cleanup_active = false;
     if (!connection) {
@@ -81,6 +96,11 @@ struct Bridge::Impl {
   void on_connected() {
     ++connects;
     if (connects > 1) ++stats.reconnects;
+    // A (re)connect republishes everything: it serves any ask that was waiting.
+    coalesce_timer.cancel();
+    republish_pending = false;
+    last_republish = std::chrono::steady_clock::now();
+    if (std::exchange(rebuild_requested, false)) refresh_all_discovery();
     subscribe_all();
     if (topics.discovery_enabled()) start_stale_cleanup();
     publish(topics.bridge_state(), "online", true);
@@ -150,9 +170,10 @@ struct Bridge::Impl {
     }
   }
 
-  // Rebuilds the device's discovery config into the cache and publishes it.
-  void update_discovery(const model::Device& device) {
-    if (!topics.discovery_enabled()) return;
+  // Rebuilds the device's discovery config into the cache; the cached entry, or null while the
+  // device has no stable id yet.
+  const CachedDiscovery* refresh_discovery(const model::Device& device) {
+    if (!topics.discovery_enabled()) return nullptr;
     const std::vector<model::Entity> entities = device.entities();
     if (const auto problem = model::validate_entities(entities)) {
       spdlog::error("{}: entity declaration: {}", device.id(), *problem);
@@ -160,11 +181,18 @@ struct Bridge::Impl {
     auto message = ha::device_discovery(discovery_context, device.id(), device.info(), entities);
     if (!message) {
       spdlog::debug("{}: no stable id yet, Home Assistant discovery deferred", device.id());
-      return;
+      return nullptr;
     }
-    const std::string payload = dump_json(message->payload);
-    discovery_cache[device.id()] = {message->topic, payload};
-    publish(message->topic, payload, message->retain);
+    return &(discovery_cache[device.id()] = {message->topic, dump_json(message->payload)});
+  }
+
+  void refresh_all_discovery() {
+    for (const auto& [id, device] : devices) refresh_discovery(*device);
+  }
+
+  // Rebuilds the device's discovery config into the cache and publishes it.
+  void update_discovery(const model::Device& device) {
+    if (const CachedDiscovery* cached = refresh_discovery(device)) publish(cached->topic, cached->payload, true);
   }
 
   void publish_all_discovery() {
@@ -195,6 +223,32 @@ struct Bridge::Impl {
     publish(topics.bridge_state(), "online", true);
     publish_all_discovery();
     schedule_state_republish();
+  }
+
+  // Serves an ask for everything again (HA online, republish_discovery): now, or once when
+  // kRepublishMinInterval has passed since the last republish. Never more than one is pending, and
+  // no ask is lost: a pending republish serves every ask that came before it.
+  void request_republish(bool rebuild_discovery) {
+    rebuild_requested = rebuild_requested || rebuild_discovery;
+    if (republish_pending) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!last_republish || now - *last_republish >= kRepublishMinInterval) {
+      republish_coalesced();
+      return;
+    }
+    republish_pending = true;
+    coalesce_timer.expires_at(*last_republish + kRepublishMinInterval);
+    coalesce_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping || !republish_pending) return;
+      republish_pending = false;
+      republish_coalesced();
+    });
+  }
+
+  void republish_coalesced() {
+    last_republish = std::chrono::steady_clock::now();
+    if (std::exchange(rebuild_requested, false)) refresh_all_discovery();
+    republish_everything();
   }
 
   // ---- stale discovery cleanup --------------------------------------------------------------------
@@ -248,7 +302,7 @@ struct Bridge::Impl {
         // A retained birth arrives on every subscribe; (re)connect republishes anyway.
         if (message.retained || message.payload != "online") return;
         spdlog::info("mqtt: Home Assistant is online; republishing discovery and states");
-        republish_everything();
+        request_republish(false);
         return;
       default:
         break;
@@ -274,12 +328,16 @@ struct Bridge::Impl {
     }
     switch (inbound.kind) {
       case Kind::device_set: {
-        const json changes = json::parse(message.payload, nullptr, /*allow_exceptions=*/false);
-        if (changes.is_discarded() || !changes.is_object()) {
+        const Result<json> changes = parse_untrusted_json(message.payload);
+        if (!changes) {
+          spdlog::warn("{}: ignoring {}: {}", device->id(), message.topic, changes.error().describe());
+          return;
+        }
+        if (!changes->is_object()) {
           spdlog::warn("{}: ignoring {}: payload is not a JSON object", device->id(), message.topic);
           return;
         }
-        run_command(*device, changes);
+        run_command(*device, *changes);
         return;
       }
       case Kind::device_set_attribute:
@@ -296,30 +354,29 @@ struct Bridge::Impl {
   void run_command(model::Device& device, const json& changes) {
     if (changes.empty()) return;
     const model::CommandError error = device.command(changes);
-    if (error) spdlog::warn("{}: command {} rejected: {}", device.id(), dump_json(changes), *error);
+    if (error) spdlog::warn("{}: command {} rejected: {}", device.id(), model::json_excerpt(changes), *error);
   }
 
   void on_bridge_request(const std::string& request, const std::string& payload) {
     json response = {{"status", "ok"}, {"data", json::object()}};
-    const json body = payload.empty() ? json::object() : json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    const Result<json> body = payload.empty() ? Result<json>(json::object()) : parse_untrusted_json(payload);
     const auto fail = [&response](std::string why) {
       response["status"] = "error";
       response["data"] = json::object();
       response["error"] = std::move(why);
     };
-    if (body.is_discarded()) {
-      fail("malformed JSON");
+    if (!body) {
+      fail(body.error().describe());
     } else {
-      if (body.is_object() && body.contains("transaction")) response["transaction"] = body["transaction"];
+      if (body->is_object() && body->contains("transaction")) response["transaction"] = (*body)["transaction"];
       if (request == "health_check") {
         response["data"] = health();
       } else if (request == "republish_discovery") {
-        for (const auto& [id, device] : devices) update_discovery(*device);
-        republish_everything();
+        request_republish(true);
       } else if (request == "devices") {
         response["data"] = devices_array();
       } else {
-        fail("unknown request '" + request + "'");
+        fail("unknown request '" + request.substr(0, 100) + "'");
       }
     }
     if (response["status"] == "error") spdlog::warn("mqtt: bridge request '{}': {}", request, response["error"].get<std::string>());
@@ -363,11 +420,6 @@ struct Bridge::Impl {
     if (known) publish_devices();
   }
 
-  struct CachedDiscovery {
-    std::string topic;
-    std::string payload;
-  };
-
   boost::asio::io_context& io;
   config::MqttConfig mqtt;
   json info;
@@ -382,6 +434,10 @@ struct Bridge::Impl {
   bool cleanup_active = false;
   std::set<std::string> cleanup_seen;
   boost::asio::steady_timer republish_timer;
+  boost::asio::steady_timer coalesce_timer;  // a republish waiting for kRepublishMinInterval
+  bool republish_pending = false;
+  bool rebuild_requested = false;
+  std::optional<std::chrono::steady_clock::time_point> last_republish;
   boost::asio::steady_timer cleanup_timer;
   std::minstd_rand random;
 };
@@ -392,6 +448,7 @@ Bridge::Bridge(boost::asio::io_context& io, config::MqttConfig mqtt, nlohmann::j
 Bridge::~Bridge() {
   // Timers first: their handlers capture the Impl.
   impl_->republish_timer.cancel();
+  impl_->coalesce_timer.cancel();
   impl_->cleanup_timer.cancel();
   impl_->connection.reset();
 }

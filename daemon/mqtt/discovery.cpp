@@ -9,7 +9,13 @@ namespace {
 using nlohmann::json;
 using model::Component;
 
-std::string value_template(const std::string& key) { return "{{ value_json." + key + " }}"; }
+// The state's value under `key`, or 'None' while the state does not carry the key yet (a BLE
+// sensor's battery advert came first, a plug has not answered): HA's sensor, number, select,
+// switch and climate all read 'None' as "unknown", where a bare `value_json.key` would make HA log
+// a template warning on every state message.
+std::string value_template(const std::string& key) {
+  return "{{ value_json." + key + " if value_json." + key + " is defined else 'None' }}";
+}
 
 // A JSON boolean under `key` rendered as HA's payload_on/off: `truthy` when true, the other when false,
 // and 'None' (HA's "unknown") while the state does not carry the key yet, instead of a false "off".
@@ -19,7 +25,9 @@ std::string boolean_template(const std::string& key, const std::string& truthy, 
 }
 
 json origin_block(const DiscoveryContext& context) {
-  return {{"name", kOriginName}, {"sw", context.version}, {"url", kOriginUrl}};
+  json origin = {{"name", kOriginName}, {"sw", context.version}};
+  if (!context.url.empty()) origin["url"] = context.url;
+  return origin;
 }
 
 // HA names an MQTT entity without a `name` key after its device class, but only on these platforms

@@ -15,12 +15,12 @@
 namespace cloudless::ha {
 
 inline constexpr const char* kOriginName = "cloudless";
-inline constexpr const char* kOriginUrl = "https://github.com/cloudless-bridge/cloudless";
 
 struct DiscoveryContext {
   std::string base_topic = "cloudless";          // B
   std::string discovery_prefix = "homeassistant"; // P; empty: no discovery
   std::string version = CLOUDLESS_VERSION;        // origin "sw" and the bridge device's "sw"
+  std::string url = CLOUDLESS_PROJECT_URL;         // origin "url"; empty (the default build): left out
 };
 
 // One discovery publication: retained, QoS 1, JSON object payload.

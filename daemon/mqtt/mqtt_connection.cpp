@@ -37,6 +37,25 @@ std::string describe_rc(int rc) {
   return text.empty() ? "error " + std::to_string(rc) : text + " (" + std::to_string(rc) + ")";
 }
 
+// Counts occurrences and lets one warning line through per minute, carrying the count since the
+// previous line: a flood from a broker or a misbehaving client must not flood the journal.
+class RateLimitedWarning {
+ public:
+  template <typename Log>
+  void report(Log&& log) {
+    ++unreported_;
+    const auto now = Clock::now();
+    if (last_ && now - *last_ < std::chrono::minutes(1)) return;
+    log(unreported_);
+    last_ = now;
+    unreported_ = 0;
+  }
+
+ private:
+  std::optional<Clock::time_point> last_;
+  std::uint64_t unreported_ = 0;
+};
+
 }  // namespace
 
 struct MqttConnection::Core : std::enable_shared_from_this<Core> {
@@ -127,8 +146,14 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
         if (auto self = weak.lock()) self->on_connection_lost(cause);
       });
     });
-    client->set_message_callback([weak, context](mqtt::const_message_ptr message) {
+    client->set_message_callback([weak, context, max_payload = options.max_payload](mqtt::const_message_ptr message) {
       if (!message) return;
+      if (message->get_payload_ref().size() > max_payload) {
+        boost::asio::post(*context, [weak, topic = message->get_topic(), size = message->get_payload_ref().size()] {
+          if (auto self = weak.lock()) self->on_oversized_message(topic, size);
+        });
+        return;
+      }
       MqttMessage copy{message->get_topic(), message->to_string(), message->get_qos(), message->is_retained()};
       boost::asio::post(*context, [weak, copy = std::move(copy)] {
         if (auto self = weak.lock()) self->on_message(copy);
@@ -247,6 +272,15 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
     message_handler(message);
   }
 
+  void on_oversized_message(const std::string& topic, std::size_t size) {
+    ++counters.received;
+    ++counters.oversized;
+    oversized_warning.report([&](std::uint64_t count) {
+      spdlog::warn("mqtt: dropped {} message(s) over the {} byte limit since the last report, the latest {} bytes on {}",
+                   count, options.max_payload, size, topic.substr(0, 200));
+    });
+  }
+
   // ---- stop: goodbye → disconnect → done ----------------------------------------------------------
 
   void stop(std::function<void()> done) {
@@ -327,8 +361,8 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
   // Paho keeps at most this many QoS 1 messages in flight or queued; its default (100) silently
   // dropped states when BLE adverts came in bursts (bench/ble_bench.py).
   static constexpr int kMaxBufferedMessages = 10000;
-  std::chrono::steady_clock::time_point last_publish_warning{};
-  std::uint64_t unreported_publish_errors = 0;
+  RateLimitedWarning publish_warning;
+  RateLimitedWarning oversized_warning;
 
   bool publish(const std::string& topic, const std::string& payload, int qos, bool retained) {
     if (!client || !connected) return false;
@@ -338,16 +372,10 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
       return true;
     } catch (const std::exception& e) {
       ++counters.publish_errors;
-      ++unreported_publish_errors;
-      // A lost state is worth a warning, but a burst must not flood the journal: one line a minute.
-      const auto now = std::chrono::steady_clock::now();
-      if (last_publish_warning == std::chrono::steady_clock::time_point{} ||
-          now - last_publish_warning >= std::chrono::minutes(1)) {
-        spdlog::warn("mqtt: {} publish(es) failed since the last report, the latest to {}: {}",
-                     unreported_publish_errors, topic, e.what());
-        last_publish_warning = now;
-        unreported_publish_errors = 0;
-      }
+      // A lost state is worth a warning, but a burst must not flood the journal.
+      publish_warning.report([&](std::uint64_t count) {
+        spdlog::warn("mqtt: {} publish(es) failed since the last report, the latest to {}: {}", count, topic, e.what());
+      });
       return false;
     }
   }

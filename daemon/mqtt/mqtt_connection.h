@@ -43,12 +43,16 @@ struct MqttConnectionOptions {
   std::chrono::milliseconds first_retry{1000};  // first-connect backoff: doubles up to max_retry
   std::chrono::milliseconds max_retry{30000};
   std::chrono::milliseconds stop_grace{2000};    // per stop() step, when the broker does not answer
+  // Inbound messages with a larger payload are dropped on Paho's thread, before they are copied or
+  // parsed: no command of ours comes near it, and a 100 MB payload must not stall the loop.
+  std::size_t max_payload = 64 * 1024;
 };
 
 struct MqttCounters {
   std::uint64_t published = 0;       // publishes handed to Paho
   std::uint64_t publish_errors = 0;  // publishes Paho refused (disconnected, buffer full, …)
   std::uint64_t received = 0;
+  std::uint64_t oversized = 0;       // inbound messages dropped for their size
   std::uint64_t reconnects = 0;      // successful connects after the first one
   std::uint64_t connection_losses = 0;
 };

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <vector>
 
+#include "protocols/common/json_limits.h"
+
 namespace cloudless {
 
 namespace {
@@ -99,8 +101,8 @@ std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {
 }
 
 nlohmann::json raw_payload_to_json(std::string_view payload) {
-  const nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_discarded() && (parsed.is_number() || parsed.is_boolean())) return parsed;
+  const Result<nlohmann::json> parsed = parse_untrusted_json(payload);
+  if (parsed && (parsed->is_number() || parsed->is_boolean())) return *parsed;
   return std::string(payload);
 }
 

@@ -770,7 +770,7 @@ class Daemon:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "config.yaml"
         self.state_dir = self.workdir / "state"
-        self.state_dir.mkdir(exist_ok=True)
+        self.state_dir.mkdir(mode=0o750, exist_ok=True)  # as systemd's StateDirectoryMode makes it
         self.log_path = self.workdir / "cloudless.log"
         self.broker = broker
         self.base_topic = base_topic

@@ -1246,3 +1246,17 @@ TEST_CASE("midea: timeout and energy_format", "[config][midea]") {
     CHECK(text.find("bcd_energy_binary_power") != std::string::npos);
   }
 }
+
+TEST_CASE("a device may not be called 'bridge': its topics are the daemon's own", "[config]") {
+  const std::string yaml = std::string("devices:\n  bridge:\n    protocol: miio\n    host: 192.168.1.50\n    token: ") +
+                           kToken + "\n";
+  const std::vector<std::string> errors = errors_of(yaml);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] ==
+        "config.yaml:2: devices.bridge: device id 'bridge' is reserved for the daemon's own topics "
+        "(<base_topic>/bridge/...); choose another");
+  // Names that merely contain it stay valid.
+  CHECK(errors_of(std::string("devices:\n  bridge_plug:\n    protocol: miio\n    host: 192.168.1.50\n    token: ") +
+                  kToken + "\n")
+            .empty());
+}

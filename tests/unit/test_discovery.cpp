@@ -13,7 +13,7 @@ using namespace cloudless;
 
 namespace {
 
-ha::DiscoveryContext context() { return ha::DiscoveryContext{"cloudless", "homeassistant", "1.2.3"}; }
+ha::DiscoveryContext context() { return ha::DiscoveryContext{"cloudless", "homeassistant", "1.2.3", ""}; }
 
 model::DeviceInfo plug_info() {
   model::DeviceInfo info;
@@ -83,7 +83,7 @@ json availability(const std::string& id) {
   return json::array({{{"topic", "cloudless/bridge/state"}}, {{"topic", "cloudless/" + id + "/availability"}}});
 }
 
-json origin() { return {{"name", "cloudless"}, {"sw", "1.2.3"}, {"url", "https://github.com/cloudless-bridge/cloudless"}}; }
+json origin() { return {{"name", "cloudless"}, {"sw", "1.2.3"}}; }
 
 }  // namespace
 
@@ -102,22 +102,22 @@ TEST_CASE("discovery: a metering plug with a USB switch", "[discovery]") {
     "qos": 1,
     "cmps": {
       "state": {"p": "switch", "unique_id": "cloudless_112233445_state", "name": null, "device_class": "outlet",
-                "value_template": "{{ value_json.state }}", "command_topic": "cloudless/desk_plug/set/state",
+                "value_template": "{{ value_json.state if value_json.state is defined else 'None' }}", "command_topic": "cloudless/desk_plug/set/state",
                 "payload_on": "ON", "payload_off": "OFF"},
       "power": {"p": "sensor", "unique_id": "cloudless_112233445_power", "device_class": "power",
                 "state_class": "measurement", "unit_of_measurement": "W", "suggested_display_precision": 1,
-                "value_template": "{{ value_json.power }}"},
+                "value_template": "{{ value_json.power if value_json.power is defined else 'None' }}"},
       "energy": {"p": "sensor", "unique_id": "cloudless_112233445_energy", "device_class": "energy",
                  "state_class": "total_increasing", "unit_of_measurement": "kWh", "suggested_display_precision": 3,
-                 "value_template": "{{ value_json.energy }}"},
+                 "value_template": "{{ value_json.energy if value_json.energy is defined else 'None' }}"},
       "voltage": {"p": "sensor", "unique_id": "cloudless_112233445_voltage", "device_class": "voltage",
                   "state_class": "measurement", "unit_of_measurement": "V", "suggested_display_precision": 1,
-                  "value_template": "{{ value_json.voltage }}"},
+                  "value_template": "{{ value_json.voltage if value_json.voltage is defined else 'None' }}"},
       "temperature": {"p": "sensor", "unique_id": "cloudless_112233445_temperature", "device_class": "temperature",
                       "state_class": "measurement", "unit_of_measurement": "°C", "suggested_display_precision": 1,
-                      "value_template": "{{ value_json.temperature }}"},
+                      "value_template": "{{ value_json.temperature if value_json.temperature is defined else 'None' }}"},
       "usb": {"p": "switch", "unique_id": "cloudless_112233445_usb", "name": "USB", "device_class": "switch",
-              "entity_category": "config", "value_template": "{{ value_json.usb }}",
+              "entity_category": "config", "value_template": "{{ value_json.usb if value_json.usb is defined else 'None' }}",
               "command_topic": "cloudless/desk_plug/set/usb", "payload_on": "ON", "payload_off": "OFF"}
     }
   })");
@@ -141,7 +141,7 @@ TEST_CASE("discovery: a Midea air conditioner (climate with traits)", "[discover
   const json expected = json::parse(R"({
     "dev": {"ids": ["cloudless_151732605161920"], "name": "living_ac", "mf": "Midea", "mdl": "Air conditioner",
             "hw": "V3", "via_device": "cloudless_bridge_cloudless"},
-    "o": {"name": "cloudless", "sw": "1.2.3", "url": "https://github.com/cloudless-bridge/cloudless"},
+    "o": {"name": "cloudless", "sw": "1.2.3"},
     "state_topic": "cloudless/living_ac",
     "availability_mode": "all",
     "availability": [{"topic": "cloudless/bridge/state"}, {"topic": "cloudless/living_ac/availability"}],
@@ -152,28 +152,28 @@ TEST_CASE("discovery: a Midea air conditioner (climate with traits)", "[discover
         "modes": ["off", "auto", "cool", "dry", "heat", "fan_only"],
         "mode_command_topic": "cloudless/living_ac/set/mode",
         "mode_state_topic": "cloudless/living_ac",
-        "mode_state_template": "{{ value_json.mode }}",
+        "mode_state_template": "{{ value_json.mode if value_json.mode is defined else 'None' }}",
         "temperature_command_topic": "cloudless/living_ac/set/target_temperature",
         "temperature_state_topic": "cloudless/living_ac",
-        "temperature_state_template": "{{ value_json.target_temperature }}",
+        "temperature_state_template": "{{ value_json.target_temperature if value_json.target_temperature is defined else 'None' }}",
         "current_temperature_topic": "cloudless/living_ac",
-        "current_temperature_template": "{{ value_json.indoor_temperature }}",
+        "current_temperature_template": "{{ value_json.indoor_temperature if value_json.indoor_temperature is defined else 'None' }}",
         "current_humidity_topic": "cloudless/living_ac",
-        "current_humidity_template": "{{ value_json.indoor_humidity }}",
+        "current_humidity_template": "{{ value_json.indoor_humidity if value_json.indoor_humidity is defined else 'None' }}",
         "fan_modes": ["silent", "low", "medium", "high", "full", "auto"],
         "fan_mode_command_topic": "cloudless/living_ac/set/fan_mode",
         "fan_mode_state_topic": "cloudless/living_ac",
-        "fan_mode_state_template": "{{ value_json.fan_mode }}",
+        "fan_mode_state_template": "{{ value_json.fan_mode if value_json.fan_mode is defined else 'None' }}",
         "swing_modes": ["off", "vertical", "horizontal", "both"],
         "swing_mode_command_topic": "cloudless/living_ac/set/swing_mode",
         "swing_mode_state_topic": "cloudless/living_ac",
-        "swing_mode_state_template": "{{ value_json.swing_mode }}",
+        "swing_mode_state_template": "{{ value_json.swing_mode if value_json.swing_mode is defined else 'None' }}",
         "preset_modes": ["eco", "boost", "sleep"],
         "preset_mode_command_topic": "cloudless/living_ac/set/preset",
         "preset_mode_state_topic": "cloudless/living_ac",
-        "preset_mode_value_template": "{{ value_json.preset }}",
+        "preset_mode_value_template": "{{ value_json.preset if value_json.preset is defined else 'None' }}",
         "action_topic": "cloudless/living_ac",
-        "action_template": "{{ value_json.action }}",
+        "action_template": "{{ value_json.action if value_json.action is defined else 'None' }}",
         "power_command_topic": "cloudless/living_ac/set/state",
         "payload_on": "ON",
         "payload_off": "OFF",
@@ -186,7 +186,7 @@ TEST_CASE("discovery: a Midea air conditioner (climate with traits)", "[discover
       "outdoor_temperature": {
         "p": "sensor", "unique_id": "cloudless_151732605161920_outdoor_temperature", "name": "Outdoor temperature",
         "device_class": "temperature", "state_class": "measurement", "unit_of_measurement": "°C",
-        "suggested_display_precision": 1, "value_template": "{{ value_json.outdoor_temperature }}"
+        "suggested_display_precision": 1, "value_template": "{{ value_json.outdoor_temperature if value_json.outdoor_temperature is defined else 'None' }}"
       }
     }
   })");
@@ -221,10 +221,10 @@ TEST_CASE("discovery: an inverted door contact (BLE) with staleness", "[discover
                 "expire_after": 90000, "value_template": "{{ ('OFF' if value_json.contact else 'ON') if value_json.contact is defined else 'None' }}"},
     "battery": {"p": "sensor", "unique_id": "cloudless_A4C138112233_battery", "device_class": "battery",
                 "state_class": "measurement", "unit_of_measurement": "%", "entity_category": "diagnostic",
-                "expire_after": 90000, "value_template": "{{ value_json.battery }}"},
+                "expire_after": 90000, "value_template": "{{ value_json.battery if value_json.battery is defined else 'None' }}"},
     "rssi": {"p": "sensor", "unique_id": "cloudless_A4C138112233_rssi", "device_class": "signal_strength",
              "state_class": "measurement", "unit_of_measurement": "dBm", "entity_category": "diagnostic",
-             "enabled_by_default": false, "value_template": "{{ value_json.rssi }}"}
+             "enabled_by_default": false, "value_template": "{{ value_json.rssi if value_json.rssi is defined else 'None' }}"}
   })");
   CHECK(message->payload["cmps"] == expected_cmps);
   CHECK(message->payload["dev"] == json::parse(R"({"ids": ["cloudless_A4C138112233"], "name": "front_door",
@@ -267,11 +267,11 @@ TEST_CASE("discovery: select, number and button components", "[discovery]") {
   REQUIRE(message);
   CHECK(message->payload["cmps"] == json::parse(R"({
     "power_on_behavior": {"p": "select", "unique_id": "cloudless_112233445_power_on_behavior",
-        "name": "Power-on behaviour", "entity_category": "config", "value_template": "{{ value_json.power_on_behavior }}",
+        "name": "Power-on behaviour", "entity_category": "config", "value_template": "{{ value_json.power_on_behavior if value_json.power_on_behavior is defined else 'None' }}",
         "command_topic": "cloudless/kettle/set/power_on_behavior", "options": ["on", "off", "previous"]},
     "keep_warm_temperature": {"p": "number", "unique_id": "cloudless_112233445_keep_warm_temperature",
         "name": "Keep-warm temperature", "unit_of_measurement": "°C",
-        "value_template": "{{ value_json.keep_warm_temperature }}",
+        "value_template": "{{ value_json.keep_warm_temperature if value_json.keep_warm_temperature is defined else 'None' }}",
         "command_topic": "cloudless/kettle/set/keep_warm_temperature", "min": 40.0, "max": 90.0, "step": 1.0},
     "identify": {"p": "button", "unique_id": "cloudless_112233445_identify", "device_class": "identify",
         "command_topic": "cloudless/kettle/set/identify", "payload_press": "PRESS"}
@@ -294,7 +294,7 @@ TEST_CASE("discovery: a switch whose state is a JSON boolean (kettle turn_off_af
     "command_topic": "cloudless/kettle/set/turn_off_after_boil", "payload_on": "ON", "payload_off": "OFF"
   })"));
   // An ordinary switch keeps passing its "ON"/"OFF" text through.
-  CHECK(message->payload["cmps"]["usb"]["value_template"] == "{{ value_json.usb }}");
+  CHECK(message->payload["cmps"]["usb"]["value_template"] == "{{ value_json.usb if value_json.usb is defined else 'None' }}");
   CHECK_FALSE(model::validate_entities({boil}));
 }
 
@@ -317,7 +317,7 @@ TEST_CASE("discovery: the bridge device", "[discovery]") {
   CHECK(message->qos == 1);
   CHECK(message->payload == json::parse(R"({
     "dev": {"ids": ["cloudless_bridge_cloudless"], "name": "cloudless bridge", "mf": "cloudless", "sw": "1.2.3"},
-    "o": {"name": "cloudless", "sw": "1.2.3", "url": "https://github.com/cloudless-bridge/cloudless"},
+    "o": {"name": "cloudless", "sw": "1.2.3"},
     "qos": 1,
     "cmps": {
       "connection_state": {"p": "binary_sensor", "unique_id": "cloudless_bridge_cloudless_connection_state",
@@ -331,8 +331,18 @@ TEST_CASE("discovery: the bridge device", "[discovery]") {
   CHECK_FALSE(message->payload.contains("availability"));
 }
 
+TEST_CASE("discovery: the origin names a url only when the build sets one", "[discovery]") {
+  CHECK_FALSE(ha::device_discovery(context(), "desk_plug", plug_info(), plug_entities())->payload["o"].contains("url"));
+  ha::DiscoveryContext published = context();
+  published.url = "https://example.org/cloudless";
+  const auto message = ha::device_discovery(published, "desk_plug", plug_info(), plug_entities());
+  REQUIRE(message);
+  CHECK(message->payload["o"] == json{{"name", "cloudless"}, {"sw", "1.2.3"}, {"url", "https://example.org/cloudless"}});
+  CHECK(ha::bridge_discovery(published)->payload["o"]["url"] == "https://example.org/cloudless");
+}
+
 TEST_CASE("discovery: a base topic with '/' gives a valid node id", "[discovery]") {
-  const ha::DiscoveryContext nested{"home/cloudless", "homeassistant", "1.2.3"};
+  const ha::DiscoveryContext nested{"home/cloudless", "homeassistant", "1.2.3", ""};
   const auto message = ha::device_discovery(nested, "desk_plug", plug_info(), plug_entities());
   REQUIRE(message);
   CHECK(message->topic == "homeassistant/device/home_cloudless/desk_plug/config");
@@ -378,6 +388,17 @@ TEST_CASE("discovery: structural invariants across devices", "[discovery]") {
       // HA rejects an entity name that repeats the device name.
       if (cmp.contains("name") && cmp["name"].is_string()) {
         CHECK(cmp["name"].get<std::string>().rfind(c.id, 0) != 0);
+      }
+      // Every template reading the state guards its key: a key the device has not sent yet must
+      // render HA's "unknown", not a template warning on every message.
+      for (const auto& [option, value] : cmp.items()) {
+        if (option.find("template") == std::string::npos) continue;
+        CAPTURE(option);
+        const std::string text = value.get<std::string>();
+        const std::size_t read = text.find("value_json.");
+        REQUIRE(read != std::string::npos);
+        const std::string key = text.substr(read + 11, text.find_first_of(" )", read) - read - 11);
+        CHECK(text.find("value_json." + key + " is defined") != std::string::npos);
       }
     }
   }

@@ -3,6 +3,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/state_store.h"
 
@@ -34,13 +40,97 @@ TEST_CASE("save creates the directory, writes at once, then rate-limits until fl
   fs::remove_all(dir);
 }
 
-TEST_CASE("a corrupt state file loads as empty instead of failing") {
+std::vector<fs::path> set_aside(const fs::path& dir, const std::string& file) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().rfind(file + ".corrupt-", 0) == 0) out.push_back(entry.path());
+  return out;
+}
+
+std::string content(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_CASE("a corrupt state file loads as empty and is moved aside, never overwritten") {
   const fs::path dir = fresh_dir("corrupt");
   fs::create_directories(dir);
   std::ofstream(dir / "plug.json") << "{\"n\": 1, trunc";
+  StateFile file(dir.string(), "plug");
+  CHECK(file.load().empty());
+  auto moved = set_aside(dir, "plug.json");
+  REQUIRE(moved.size() == 1);
+  CHECK(content(moved[0]) == "{\"n\": 1, trunc");
+  CHECK_FALSE(fs::exists(dir / "plug.json"));
+  file.save({{"n", 2}}, true);
+  CHECK(StateFile(dir.string(), "plug").load()["n"] == 2);
+  CHECK(content(moved[0]) == "{\"n\": 1, trunc");
+
+  std::ofstream(dir / "plug.json") << "[1,2]";  // JSON, but not an object
   CHECK(StateFile(dir.string(), "plug").load().empty());
-  std::ofstream(dir / "plug.json") << "[1,2]";
-  CHECK(StateFile(dir.string(), "plug").load().empty());
+  CHECK(set_aside(dir, "plug.json").size() == 2);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the state directory is 0750 whatever the umask; files are 0600") {
+  const fs::path dir = fresh_dir("mode") / "nested" / "state";
+  const mode_t old = ::umask(0);
+  StateFile file(dir.string(), "plug");
+  file.save({{"n", 1}}, true);
+  ::umask(old);
+  CHECK((fs::status(dir).permissions() & fs::perms::all) ==
+        (fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec));
+  CHECK((fs::status(dir / "plug.json").permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  // An existing directory of ours that others may enter is tightened.
+  fs::permissions(dir, fs::perms::all);
+  CHECK(cloudless::ensure_state_dir(dir.string()).empty());
+  CHECK((fs::status(dir).permissions() & fs::perms::all) ==
+        (fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec));
+  CHECK_FALSE(cloudless::ensure_state_dir((dir / "plug.json").string()).empty());  // a file, not a directory
+  fs::remove_all(dir.parent_path().parent_path());
+}
+
+TEST_CASE("a FIFO where a state file belongs is moved aside at once, not waited on") {
+  const fs::path dir = fresh_dir("fifo");
+  fs::create_directories(dir);
+  REQUIRE(::mkfifo((dir / "plug.json").c_str(), 0600) == 0);
+  CHECK(StateFile(dir.string(), "plug").load().empty());  // a plain open would block here for ever
+  const auto moved = set_aside(dir, "plug.json");
+  REQUIRE(moved.size() == 1);
+  CHECK(fs::is_fifo(fs::symlink_status(moved[0])));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an oversized state file is moved aside without being read") {
+  const fs::path dir = fresh_dir("big");
+  fs::create_directories(dir);
+  std::string big = "{\"n\": \"" + std::string(cloudless::kMaxStateFileSize, 'x') + "\"}";
+  std::ofstream(dir / "plug.json") << big;
+  const auto text = cloudless::read_state_file((dir / "plug.json").string());
+  CHECK(text.status == cloudless::StateFileText::Status::set_aside);
+  CHECK(text.problem.find("more than a state file ever holds") != std::string::npos);
+  REQUIRE(set_aside(dir, "plug.json").size() == 1);
+  CHECK(content(set_aside(dir, "plug.json")[0]) == big);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("symbolic links are never followed, neither the state file nor its temp file") {
+  const fs::path dir = fresh_dir("links");
+  fs::create_directories(dir);
+  const fs::path outside = dir / "outside.json";
+  std::ofstream(outside) << "{\"secret\": 1}";
+  fs::create_symlink(outside, dir / "plug.json");
+  fs::create_symlink(dir / "planted", dir / "plug.json.tmp");
+  StateFile file(dir.string(), "plug");
+  CHECK(file.load().empty());  // not the link's target
+  file.save({{"n", 1}}, true);
+  CHECK(content(outside) == "{\"secret\": 1}");
+  CHECK_FALSE(fs::exists(dir / "planted"));
+  CHECK(fs::is_regular_file(fs::symlink_status(dir / "plug.json")));
+  CHECK(StateFile(dir.string(), "plug").load()["n"] == 1);
+  const auto moved = set_aside(dir, "plug.json");
+  REQUIRE(moved.size() == 1);
+  CHECK(fs::is_symlink(fs::symlink_status(moved[0])));
   fs::remove_all(dir);
 }
 
