@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -273,14 +274,21 @@ void GattClient::stop() {
   stopped_ = true;
   timer_.cancel();
   stop_discovery();
-  queue_.clear();  // no handler runs after stop()
+  // Owners hear of it (posted, never from inside stop()): a kettle connected through an adapter that
+  // a reload replaced must go offline and connect again through the new one, not stay "online".
+  const GattError why = make_error(GattErrorKind::cancelled, "the connection's adapter is no longer used");
+  auto queue = std::move(queue_);
+  queue_.clear();
   busy_ = false;
+  for (Request& request : queue)
+    if (request.done && !request.withdrawn) asio::post(io_, [done = std::move(request.done), why] { done(why, nullptr); });
   auto connections = std::move(connections_);
   connections_.clear();
   for (auto& [path, weak] : connections)
     if (const auto connection = weak.lock()) {
-      connection->on_disconnected_ = nullptr;
+      auto owner = std::exchange(connection->on_disconnected_, nullptr);
       connection->disconnect();
+      if (owner) asio::post(io_, [owner = std::move(owner), why] { owner(why); });
     }
   if (bus_) {
     bus_->close();

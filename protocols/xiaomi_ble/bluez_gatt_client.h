@@ -159,8 +159,9 @@ class GattClient : public std::enable_shared_from_this<GattClient> {
   // with the last error after `options.attempts` attempts (non-retryable errors end at once).
   [[nodiscard]] GattConnectRequest connect(const std::string& mac, ConnectHandler done);
 
-  // Fails every queued request with `cancelled`, disconnects every connection, closes the bus. No
-  // handler runs afterwards. Idempotent.
+  // Fails every queued request with `cancelled`, disconnects every connection (its on_disconnected
+  // handler gets `cancelled`), closes the bus. Those handlers are posted; nothing else runs afterwards.
+  // Idempotent.
   void stop();
 
   const std::string& adapter() const { return adapter_; }

@@ -234,6 +234,34 @@ def test_kettle_found_by_discovery_goes_out_of_range_and_comes_back(fake, daemon
     assert_clean(d)
 
 
+def test_kettle_goes_offline_when_a_reload_changes_the_adapter_and_back_online_on_it(fake, daemon, mqtt_client):
+    # The GATT client of the old adapter is stopped on reload: its connections must end for their
+    # owner too, or the kettle stays "online" with no connection behind it.
+    fake.add_kettle(KETTLE_MAC)
+    fake.add_adapter("hci1")
+    d = daemon({"kitchen_kettle": kettle()}, ble={"adapter": "hci0"})
+    wait_online(mqtt_client, "kitchen_kettle")
+
+    config = dict(d.config)
+    config["ble"] = {"adapter": "hci1"}  # the kettle is not reachable through hci1
+    d.write_config(config)
+    since = mqtt_client.mark()
+    d.sighup()
+    mqtt_client.wait_for(BASE + "/kitchen_kettle/availability", payload="offline", since=since, timeout=15)
+    helpers.wait_until(lambda: not fake.kettle_state(KETTLE_MAC)["connected"], 10, message="the old link closed")
+
+    config["ble"] = {"adapter": "hci0"}
+    d.write_config(config)
+    since = mqtt_client.mark()
+    d.sighup()
+    deadline = time.monotonic() + 60
+    while not mqtt_client.find(BASE + "/kitchen_kettle/availability", lambda m: m.text == "online", since):
+        assert time.monotonic() < deadline, "no reconnect within 60 s; log:\n" + d.log_text()[-3000:]
+        fake.kettle_advertise(KETTLE_MAC)  # its adverts speed the reconnect up
+        time.sleep(1.0)
+    assert_clean(d)
+
+
 def test_kettle_that_refuses_the_auth_is_never_online(fake, daemon, mqtt_client):
     fake.add_kettle(KETTLE_MAC)
     fake.set_fault(KETTLE_MAC, "wrong_confirmation")
