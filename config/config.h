@@ -61,9 +61,11 @@ struct MiioDeviceConfig {
   std::string token_hex;  // 32 hex digits (from token or token_file)
   std::string model;      // empty: asked with miIO.info
   std::chrono::milliseconds poll_interval{10000};
-  std::chrono::milliseconds timeout{2000};  // per attempt
-  int retries = 2;                          // extra attempts per poll
-  std::optional<MiotMapping> miot;          // overrides/complements the model table
+  // Per attempt, and extra attempts per call. Unset: derived from poll_interval by the device kind,
+  // so that a plug that stopped answering shows offline within about three poll intervals.
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<int> retries;
+  std::optional<MiotMapping> miot;  // overrides/complements the model table
 
   bool operator==(const MiioDeviceConfig&) const = default;
 };

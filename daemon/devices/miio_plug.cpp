@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -31,6 +32,14 @@ std::optional<Quantity> switch_quantity(const std::string& key) {
   return std::nullopt;
 }
 
+// Whether the device itself answered (with values or an error), as opposed to silence, a reply under
+// another token, or a call that never left.
+bool answered(const miio::CallResult& result) {
+  return result.failure == miio::CallFailure::none || result.failure == miio::CallFailure::device_error;
+}
+
+std::string on_off(bool on) { return on ? "ON" : "OFF"; }
+
 // Applies the YAML `miot:` mapping on top of a model (or builds a model from it alone).
 miio::PlugModel with_mapping(miio::PlugModel model, const config::MiotMapping& mapping) {
   model.dialect = miio::Dialect::miot;
@@ -50,12 +59,51 @@ miio::PlugModel with_mapping(miio::PlugModel model, const config::MiotMapping& m
 
 }  // namespace
 
+MiioCallBudget miio_call_budget(const config::MiioDeviceConfig& config) {
+  using std::chrono::milliseconds;
+  MiioCallBudget budget{};
+  budget.timeout = config.timeout.value_or(std::clamp<milliseconds>(config.poll_interval / 2, milliseconds(1000),
+                                                                     milliseconds(2000)));
+  budget.retries = config.retries.value_or(config.poll_interval < std::chrono::seconds(5) ? 1 : 2);
+  return budget;
+}
+
+std::optional<bool> TimedAvailability::on_answer(Clock::time_point now) {
+  last_answer_ = now;
+  first_silence_.reset();
+  unanswered_ = 0;
+  if (online_ && decided_) return std::nullopt;
+  online_ = true;
+  decided_ = true;
+  return true;
+}
+
+std::optional<bool> TimedAvailability::on_silence(Clock::time_point now, int unanswered_attempts) {
+  unanswered_ += std::max(unanswered_attempts, 1);
+  if (!first_silence_) first_silence_ = now;
+  if (!decided_) {
+    decided_ = true;
+    online_ = false;
+    return false;
+  }
+  if (!online_ || unanswered_ < 2 || silent_for(now) < offline_after_) return std::nullopt;
+  online_ = false;
+  return false;
+}
+
+TimedAvailability::Clock::duration TimedAvailability::silent_for(Clock::time_point now) const {
+  const auto since = last_answer_ ? *last_answer_ : first_silence_.value_or(now);
+  return now - since;
+}
+
 MiioPlug::MiioPlug(std::string id, config::MiioDeviceConfig config, DeviceContext context)
     : model::Device(std::move(id), context.listener),
       config_(std::move(config)),
       context_(context),
       poll_timer_(context.io),
-      state_file_(context.state_dir, "miio_" + this->id()) {
+      switch_timer_(context.io),
+      availability_(config_.poll_interval * 3),
+      state_file_(context.state_dir, "miio_" + this->id(), kStateWriteInterval) {
   if (!config_.model.empty()) adopt_model(config_.model);
 }
 
@@ -70,13 +118,16 @@ miio::Session::Callback MiioPlug::guarded(Handler handler) {
 }
 
 void MiioPlug::adopt_model(const std::string& model_name) {
+  dialect_known_ = true;
   if (const miio::PlugModel* known = miio::find_plug_model(model_name)) {
     model_ = *known;
   } else if (config_.miot) {
     model_ = miio::generic_miot_plug(model_name);
     model_.name = "MIoT plug (mapped in config)";
   } else {
+    // Legacy or MIoT? Only the plug can say: probe_dialect() asks it at the first poll.
     model_ = miio::generic_legacy_plug(model_name);
+    dialect_known_ = false;
     spdlog::warn("{}: model {} is not in the plug table; bridging on/off only (add a `miot:` mapping for readings)",
                  id(), model_name);
   }
@@ -115,22 +166,39 @@ std::vector<model::Entity> MiioPlug::entities() const {
 void MiioPlug::start() {
   if (started_) return;
   started_ = true;
+
+  // What we learned in an earlier run: the did (so discovery is published while the plug is
+  // unreachable), the model, the energy counter and how far the message ids went.
+  const nlohmann::json saved = state_file_.load();
+  written_ = saved;
+  if (auto it = saved.find("did"); it != saved.end() && it->is_number_unsigned()) did_ = it->get<std::uint32_t>();
+  if (auto it = saved.find("model"); it != saved.end() && it->is_string() && !model_known_)
+    adopt_model(it->get<std::string>());
+  if (auto it = saved.find("energy"); it != saved.end()) {
+    if (const std::string problem = energy_.restore(*it); !problem.empty())
+      spdlog::warn("{}: saved energy not restored ({}): counting afresh from the plug's next reading", id(), problem);
+  }
+  energy_written_ = energy_.total_kwh();
+  if (auto it = saved.find("message_id"); it != saved.end() && it->is_number_integer()) {
+    const auto reserved = it->get<std::int64_t>();
+    if (reserved >= 1 && reserved <= miio::kMaxMessageId) reserved_id_ = reserved;
+  }
+
   const auto token = miio::parse_token(config_.token_hex);
+  const MiioCallBudget budget = miio_call_budget(config_);
   miio::SessionOptions options;
   options.host = config_.host;
   options.port = config_.port;
   options.token = token.value_or(miio::Token{});
-  options.timeout = config_.timeout;
-  options.retries = config_.retries;
+  options.timeout = budget.timeout;
+  options.retries = budget.retries;
+  // Resume above every id an earlier run may have sent: the plug ignores the ones it thinks it saw.
+  options.last_id = reserved_id_;
+  options.on_id = [alive = std::weak_ptr<int>(alive_), this](std::int64_t message_id) {
+    if (!alive.expired()) on_message_id(message_id);
+  };
   session_ = miio::Session::create(context_.io, options);
 
-  // What we learned in an earlier run: the did (so discovery is published while the plug is
-  // unreachable), the model and the energy counter.
-  const nlohmann::json saved = state_file_.load();
-  if (auto it = saved.find("did"); it != saved.end() && it->is_number_unsigned()) did_ = it->get<std::uint32_t>();
-  if (auto it = saved.find("model"); it != saved.end() && it->is_string() && !model_known_)
-    adopt_model(it->get<std::string>());
-  if (auto it = saved.find("energy"); it != saved.end()) energy_.restore(*it);
   if (did_) description_changed();
   schedule_poll(std::chrono::milliseconds(0));
 }
@@ -141,8 +209,11 @@ void MiioPlug::stop() {
   poll_timer_.cancel();
   if (session_) session_->stop();
   session_.reset();
-  remember(false);
-  state_file_.flush();
+  switch_timer_.cancel();
+  switch_waiting_ = false;
+  pending_switches_.clear();
+  switch_in_flight_.reset();
+  remember(Write::now);
 }
 
 void MiioPlug::refresh() {
@@ -165,6 +236,7 @@ void MiioPlug::schedule_poll(std::chrono::milliseconds delay) {
 void MiioPlug::poll() {
   if (polling_) return;
   polling_ = true;
+  commands_sent_at_poll_start_ = commands_sent_;
   if (!model_known_)
     poll_info();
   else
@@ -187,40 +259,29 @@ void MiioPlug::poll_info() {
     std::string model_name = text("model");
     if (model_name.empty()) {
       // Some MIoT firmware (ESP32C3, miio_ver 0.1.0) leaves the model out of miIO.info.
-      spdlog::warn("{}: miIO.info names no model; set `model:` in the config. Trying MIoT on/off.", id());
-      model_ = miio::generic_miot_plug("unknown");
-      if (config_.miot) model_ = with_mapping(std::move(model_), *config_.miot);
-      model_known_ = true;
-      tried_generic_miot_ = true;
-    } else {
-      adopt_model(model_name);
+      spdlog::warn("{}: miIO.info names no model; set `model:` in the config", id());
+      model_name = "unknown";
     }
+    adopt_model(model_name);
     spdlog::info("{}: {} ({}), firmware {}", id(), model_.model, model_.name, firmware_.empty() ? "?" : firmware_);
     if (session_->device_id()) did_ = session_->device_id();
-    remember(true);
+    remember(Write::now);
     description_changed();
     poll_state();
   }));
 }
 
 void MiioPlug::poll_state() {
+  if (!dialect_known_) {
+    probe_dialect();
+    return;
+  }
   if (model_.dialect == miio::Dialect::miot) {
     poll_miot_batch(0, {});
     return;
   }
   session_->call("get_prop", miio::legacy_get_prop_params(model_), guarded([this](const miio::CallResult& result) {
     if (!result.ok()) {
-      // A MIoT-only plug answers legacy get_prop with -9999 (python-miio#1265, #1865): if we only
-      // guessed the legacy dialect, switch to MIoT once.
-      if (result.failure == miio::CallFailure::device_error && !tried_generic_miot_ &&
-          !miio::find_plug_model(model_.model)) {
-        tried_generic_miot_ = true;
-        spdlog::info("{}: {} rejects get_prop; switching to MIoT get_properties", id(), model_.model);
-        model_ = miio::generic_miot_plug(model_.model);
-        description_changed();
-        poll_miot_batch(0, {});
-        return;
-      }
       on_poll_failed(result, "get_prop");
       return;
     }
@@ -241,6 +302,49 @@ void MiioPlug::poll_state() {
                      on_reading(reading);  // on/off and temperature still count without the load
                    }));
   }));
+}
+
+// A model outside the table speaks either the legacy get_prop or MIoT get_properties. Both dialects
+// answer the other one's methods with errors (-9999 "user ack timeout" on chuangmi.plug.212a01,
+// "undefined command" on cuco.plug.v3), and -9999 also comes and goes on plugs that do know the
+// method. So only values decide: get_properties for the switch every MIoT plug has at 2/1, then
+// get_prop ["power"]. When neither brings values, nothing is decided and both are asked again.
+void MiioPlug::probe_dialect() {
+  const nlohmann::json miot_probe = nlohmann::json::array({{{"did", "probe"}, {"siid", 2}, {"piid", 1}}});
+  session_->call("get_properties", miot_probe, guarded([this](const miio::CallResult& miot) {
+    if (miot.ok() && miot.result.is_array()) {
+      settle_dialect(miio::Dialect::miot);
+      poll_state();
+      return;
+    }
+    if (!answered(miot)) {  // silence: asking the other way now would only wait again
+      on_poll_failed(miot, "get_properties");
+      return;
+    }
+    session_->call("get_prop", nlohmann::json::array({"power"}), guarded([this, miot](const miio::CallResult& legacy) {
+      if (legacy.ok() && legacy.result.is_array()) {
+        settle_dialect(miio::Dialect::legacy);
+        poll_state();
+        return;
+      }
+      if (!probe_warned_ && answered(legacy)) {
+        probe_warned_ = true;
+        spdlog::warn("{}: {} answers neither get_properties ({}) nor get_prop ({}); asking again at every poll", id(),
+                     model_.model, miot.detail, legacy.detail);
+      }
+      on_poll_failed(legacy, "get_prop");
+    }));
+  }));
+}
+
+void MiioPlug::settle_dialect(miio::Dialect dialect) {
+  const std::string model_name = model_.model;
+  model_ = dialect == miio::Dialect::miot ? miio::generic_miot_plug(model_name) : miio::generic_legacy_plug(model_name);
+  dialect_known_ = true;
+  spdlog::info("{}: {} answers {}: bridging its on/off with {}", id(), model_name,
+               dialect == miio::Dialect::miot ? "get_properties" : "get_prop",
+               dialect == miio::Dialect::miot ? "MIoT set_properties" : "legacy set_power");
+  description_changed();
 }
 
 void MiioPlug::poll_miot_batch(std::size_t index, miio::PlugReading reading) {
@@ -266,36 +370,50 @@ void MiioPlug::poll_miot_batch(std::size_t index, miio::PlugReading reading) {
 }
 
 void MiioPlug::on_reading(const miio::PlugReading& reading) {
+  if (last_failure_ != miio::CallFailure::none || !online())
+    spdlog::info("{}: online ({} at {})", id(), model_.model, config_.host);
+  last_failure_ = miio::CallFailure::none;
+  note_answer();
+  if (commands_sent_ != commands_sent_at_poll_start_) {
+    // A command went out while this reading was being taken: it may show the state from before the
+    // command, and published after the command's own update it would switch the entity back.
+    spdlog::debug("{}: reading begun before a command dropped; reading again", id());
+    poll_again_ = true;
+    poll_finished();
+    return;
+  }
+
   nlohmann::json state = nlohmann::json::object();
-  if (reading.on) state["state"] = *reading.on ? "ON" : "OFF";
-  if (reading.usb) state["usb"] = *reading.usb ? "ON" : "OFF";
-  if (reading.led) state["led"] = *reading.led ? "ON" : "OFF";
+  if (reading.on) state["state"] = on_off(*reading.on);
+  if (reading.usb) state["usb"] = on_off(*reading.usb);
+  if (reading.led) state["led"] = on_off(*reading.led);
   if (reading.power) state["power"] = rounded(*reading.power, 2);
   if (reading.voltage) state["voltage"] = rounded(*reading.voltage, 1);
   if (reading.current) state["current"] = rounded(*reading.current, 3);
   if (reading.temperature) state["temperature"] = rounded(*reading.temperature, 1);
 
   if (reading.energy) {
-    energy_.on_device_counter(*reading.energy);
+    const auto previous = energy_.last_device_counter_kwh();
+    if (energy_.on_device_counter(*reading.energy) == EnergyCounter::CounterStep::rebased)
+      spdlog::warn("{}: the plug's energy counter went back from {} to {} kWh: not a restart at 0, so nothing "
+                   "is added; counting on from the new value",
+                   id(), previous.value_or(0.0), *reading.energy);
   } else if (reading.power) {
     // No counter on the device: integrate its load, but never across a gap of missed polls.
     const auto max_gap = std::chrono::duration_cast<std::chrono::seconds>(config_.poll_interval * 3) +
                          std::chrono::seconds(5);
-    energy_.on_power(*reading.power, std::chrono::steady_clock::now(), max_gap);
+    energy_.on_power(*reading.power, Clock::now(), max_gap);
   }
-  if (auto total = energy_.total_kwh()) state["energy"] = rounded(*total, 4);
 
   if (session_ && session_->device_id() && did_ != session_->device_id()) {
     did_ = session_->device_id();
-    remember(true);
+    remember(Write::now);
     description_changed();
   } else {
-    remember(false);
+    remember(Write::if_due);
   }
-  if (last_failure_ != miio::CallFailure::none || !online())
-    spdlog::info("{}: online ({} at {})", id(), model_.model, config_.host);
-  last_failure_ = miio::CallFailure::none;
-  if (auto changed = availability_.on_success()) set_online(*changed);
+  // What the state file holds, never more: after a crash the counter starts from there again.
+  if (energy_written_) state["energy"] = rounded(*energy_written_, 4);
   publish_state(state);
   poll_finished();
 }
@@ -310,17 +428,29 @@ void MiioPlug::on_poll_failed(const miio::CallResult& result, std::string_view s
     }
   }
   last_failure_ = result.failure;
-  // A device that answers with an error is reachable: only silence and wrong tokens count as missed polls.
-  if (result.failure == miio::CallFailure::device_error) {
-    if (auto changed = availability_.on_success()) set_online(*changed);
-    poll_finished();
-    return;
-  }
-  if (auto changed = availability_.on_failure()) {
-    if (!*changed) spdlog::warn("{}: offline after {} failed polls", id(), availability_.consecutive_failures());
+  // A device that answers with an error is reachable: only silence and wrong tokens count against it.
+  if (result.failure == miio::CallFailure::device_error)
+    note_answer();
+  else
+    note_silence(result);
+  poll_finished();
+}
+
+void MiioPlug::note_answer() {
+  if (auto changed = availability_.on_answer(Clock::now())) set_online(*changed);
+}
+
+void MiioPlug::note_silence(const miio::CallResult& result) {
+  // A call refused or dropped before anything was sent says nothing about the plug.
+  if (result.failure == miio::CallFailure::overloaded || result.failure == miio::CallFailure::stopped) return;
+  if (result.failure == miio::CallFailure::expired && result.attempts == 0) return;
+  const auto now = Clock::now();
+  if (auto changed = availability_.on_silence(now, result.attempts)) {
+    if (!*changed)
+      spdlog::warn("{}: offline: no answer for {:.0f} s", id(),
+                   std::chrono::duration<double>(availability_.silent_for(now)).count());
     set_online(*changed);
   }
-  poll_finished();
 }
 
 void MiioPlug::poll_finished() {
@@ -337,6 +467,7 @@ void MiioPlug::poll_finished() {
 model::CommandError MiioPlug::command(const nlohmann::json& changes) {
   if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
   if (!model_known_) return "the plug has not been reached yet; its model is unknown";
+  if (!dialect_known_) return "the plug has not answered a read yet; its command set (legacy or MIoT) is unknown";
   // Check everything first: a command with one bad attribute changes nothing.
   std::vector<std::pair<std::string, bool>> switches;
   for (const auto& [key, value] : changes.items()) {
@@ -354,44 +485,138 @@ model::CommandError MiioPlug::command(const nlohmann::json& changes) {
       if (text == "ON") on = true;
       if (text == "OFF") on = false;
       if (text == "TOGGLE") {
-        const auto current = state().find(key);
-        on = !(current != state().end() && current->is_string() && *current == "ON");
+        // From what it is about to become, when a command for it is already on its way.
+        if (auto pending = pending_switches_.find(key); pending != pending_switches_.end()) {
+          on = !pending->second.on;
+        } else if (switch_in_flight_ && switch_in_flight_->first == key) {
+          on = !switch_in_flight_->second;
+        } else {
+          const auto current = state().find(key);
+          on = !(current != state().end() && current->is_string() && *current == "ON");
+        }
       }
     }
     if (!on) return "attribute '" + key + "' takes ON, OFF or TOGGLE";
     switches.emplace_back(key, *on);
   }
-  for (const auto& [key, on] : switches) send_switch(*switch_quantity(key), on, key);
+  // The newest command per attribute wins: a burst of /set never becomes a burst of device calls,
+  // and polls never wait behind more than the one switch call in flight.
+  const auto now = Clock::now();
+  for (const auto& [key, on] : switches) pending_switches_[key] = PendingSwitch{*switch_quantity(key), on, now};
+  if (!switch_in_flight_ && !switch_waiting_) {
+    // Start on the loop, not inside the caller's handler.
+    boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this] {
+      if (!alive.expired() && started_) start_next_switch();
+    });
+  }
   return std::nullopt;
 }
 
-void MiioPlug::send_switch(Quantity quantity, bool on, std::string key) {
-  if (!started_ || !session_) return;
-  const auto call = miio::switch_call(model_, quantity, on);
-  if (!call) return;
-  spdlog::info("{}: set {} {}", id(), key, on ? "ON" : "OFF");
-  const bool miot = model_.dialect == miio::Dialect::miot;
-  session_->call(call->method, call->params, guarded([this, key, on, miot](const miio::CallResult& result) {
-    // Legacy setters answer ["ok"] (or 0 for v3 USB); MIoT answers per-property codes.
-    const bool accepted = result.ok() && (miot ? miio::miot_set_succeeded(result.result) : miio::is_ok_result(result.result));
-    if (!accepted) {
-      spdlog::warn("{}: setting {} failed: {}", id(), key,
-                   result.ok() ? "device answered " + result.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                               : std::string(miio::call_failure_name(result.failure)) + ": " + result.detail);
-      publish_state({});  // tell subscribers the real (unchanged) state again
-      return;
+void MiioPlug::start_next_switch() {
+  if (!started_ || !session_ || switch_in_flight_ || switch_waiting_) return;
+  const auto now = Clock::now();
+  for (auto it = pending_switches_.begin(); it != pending_switches_.end();) {
+    if (now - it->second.given_at < kCommandLifetime) {
+      ++it;
+      continue;
     }
-    publish_state({{key, on ? "ON" : "OFF"}});
-    refresh();  // read back power and the real switch state
-  }));
+    spdlog::warn("{}: set {} {} dropped: not sent within {} s of the command", id(), it->first,
+                 on_off(it->second.on), kCommandLifetime.count());
+    it = pending_switches_.erase(it);
+    republish_state();
+  }
+  if (pending_switches_.empty()) return;
+  if (last_switch_sent_ && now - *last_switch_sent_ < kSwitchSpacing) {
+    switch_waiting_ = true;
+    switch_timer_.expires_at(*last_switch_sent_ + kSwitchSpacing);
+    switch_timer_.async_wait([alive = std::weak_ptr<int>(alive_), this](const boost::system::error_code& error) {
+      if (error || alive.expired() || !started_) return;
+      switch_waiting_ = false;
+      start_next_switch();
+    });
+    return;
+  }
+  // The oldest first: every attribute gets its turn.
+  auto next = std::min_element(pending_switches_.begin(), pending_switches_.end(),
+                               [](const auto& a, const auto& b) { return a.second.given_at < b.second.given_at; });
+  const std::string key = next->first;
+  const PendingSwitch pending = next->second;
+  pending_switches_.erase(next);
+  send_switch(key, pending);
 }
 
-void MiioPlug::remember(bool urgent) {
+void MiioPlug::send_switch(const std::string& key, const PendingSwitch& pending) {
+  const auto call = miio::switch_call(model_, pending.quantity, pending.on);
+  if (!call) return;
+  spdlog::info("{}: set {} {}", id(), key, on_off(pending.on));
+  switch_in_flight_ = {key, pending.on};
+  last_switch_sent_ = Clock::now();
+  ++commands_sent_;
+  const bool miot = model_.dialect == miio::Dialect::miot;
+  session_->call(
+      call->method, call->params,
+      guarded([this, key, on = pending.on, miot](const miio::CallResult& result) { on_switch_done(key, on, miot, result); }),
+      pending.given_at + kCommandLifetime);
+}
+
+void MiioPlug::on_switch_done(const std::string& key, bool on, bool miot, const miio::CallResult& result) {
+  switch_in_flight_.reset();
+  // Legacy setters answer ["ok"] (or 0 for v3 USB); MIoT answers per-property codes.
+  const bool accepted = result.ok() && (miot ? miio::miot_set_succeeded(result.result) : miio::is_ok_result(result.result));
+  if (accepted) {
+    note_answer();
+    publish_state({{key, on_off(on)}});
+    refresh();  // read back power and the real switch state
+  } else if (answered(result)) {
+    spdlog::warn("{}: setting {} failed: {}", id(), key,
+                 result.ok() ? "device answered " + result.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                             : std::string(miio::call_failure_name(result.failure)) + ": " + result.detail);
+    note_answer();
+    publish_state({});  // tell subscribers the real (unchanged) state again; the plug was heard
+  } else {
+    if (result.failure == miio::CallFailure::expired) {
+      spdlog::warn("{}: set {} {} dropped: no answer within {} s of the command", id(), key, on_off(on),
+                   kCommandLifetime.count());
+    } else {
+      spdlog::warn("{}: setting {} failed: {}: {}", id(), key, miio::call_failure_name(result.failure), result.detail);
+    }
+    note_silence(result);
+    // The real (unchanged) state again, without claiming the plug was heard.
+    republish_state();
+  }
+  start_next_switch();
+}
+
+// Keeps the message-id reservation on disk ahead of every id the session sends (see kIdReservation).
+void MiioPlug::on_message_id(std::int64_t message_id) {
+  if (reserved_id_) {
+    const std::int64_t left = miio::message_ids_ahead(*reserved_id_, message_id);
+    if (left >= kIdReserveRefill && left <= kIdReservation) return;
+  }
+  reserved_id_ = miio::wrap_message_id(message_id + kIdReservation);
+  remember(Write::now);
+}
+
+nlohmann::json MiioPlug::state_json() const {
   nlohmann::json saved = nlohmann::json::object();
   if (did_) saved["did"] = *did_;
   if (model_known_) saved["model"] = model_.model;
   saved["energy"] = energy_.to_json();
-  state_file_.save(std::move(saved), urgent);
+  if (reserved_id_) saved["message_id"] = *reserved_id_;
+  return saved;
+}
+
+void MiioPlug::remember(Write when) {
+  nlohmann::json saved = state_json();
+  if (saved == written_) return;
+  const auto now = Clock::now();
+  // The first energy of a run is written at once: until it is, none is published.
+  const bool energy_unwritten = energy_.total_kwh() && !energy_written_;
+  if (when == Write::if_due && !energy_unwritten && last_write_ && now - *last_write_ < kStateWriteInterval) return;
+  state_file_.save(saved, /*urgent=*/true);
+  last_write_ = now;
+  written_ = std::move(saved);
+  energy_written_ = energy_.total_kwh();
 }
 
 }  // namespace cloudless

@@ -68,6 +68,10 @@ class Device {
   // a reading that disappeared (an AC's outdoor sensor reporting "none") leaves the payload instead
   // of keeping its last value forever.
   void replace_state(const nlohmann::json& full);
+  // Tell the listener the state again without marking the device seen: after a command that got
+  // no answer, subscribers are put back on the real state while last_seen keeps saying when the
+  // device was last heard from.
+  void republish_state() { listener_.on_state(*this); }
   void set_online(bool online);
   void description_changed() { listener_.on_description_changed(*this); }
 

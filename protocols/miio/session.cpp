@@ -10,13 +10,18 @@ namespace asio = boost::asio;
 using udp = asio::ip::udp;
 
 namespace {
-constexpr std::int64_t kMaxId = 9999;       // devices' counters wrap here (python-miio: 9999 never sent)
 constexpr std::int64_t kRetryIdStep = 100;  // python-miio and node miio jump ahead on a retry
+constexpr std::chrono::milliseconds kFirstBusyPause{250};
 
-// -9999 "user ack timeout" and -30001 come and go on working devices (research §2.5, §2.7).
-bool is_recoverable(const RpcError& error) {
+// -9999 "user ack timeout" and -30001 come and go on working devices (research §2.5, §2.7): asked
+// again at once.
+bool is_transient(const RpcError& error) {
   return error.code == -30001 || (error.code == -9999 && error.message.find("ack timeout") != std::string::npos);
 }
+
+// -30012 "busy.": the device is still working on something else (answered by miIO humidifiers to
+// node miio, aholstenson/miio#280). Asked again after a pause that doubles each time.
+bool is_busy(const RpcError& error) { return error.code == -30012; }
 }  // namespace
 
 std::string_view call_failure_name(CallFailure failure) {
@@ -28,6 +33,8 @@ std::string_view call_failure_name(CallFailure failure) {
     case CallFailure::malformed: return "malformed reply";
     case CallFailure::network: return "network error";
     case CallFailure::stopped: return "stopped";
+    case CallFailure::expired: return "expired";
+    case CallFailure::overloaded: return "queue full";
   }
   return "unknown";
 }
@@ -38,17 +45,30 @@ std::shared_ptr<Session> Session::create(asio::io_context& io, SessionOptions op
 
 Session::Session(asio::io_context& io, SessionOptions options)
     : io_(io), options_(std::move(options)), socket_(io), resolver_(io), deadline_(io) {
-  // Start below the wrap point at a random id: a device may remember the last id of an earlier
-  // client run and ignore ids it believes it has handled (aholstenson/miio#163).
+  if (options_.last_id && *options_.last_id >= 1 && *options_.last_id <= kMaxMessageId) {
+    id_ = *options_.last_id;
+    return;
+  }
+  // Nothing known: start below the wrap point at a random id. A device may remember the last id of
+  // an earlier client run and ignore ids it believes it has handled (aholstenson/miio#163).
   std::random_device seed;
   id_ = std::uniform_int_distribution<std::int64_t>(1, 5000)(seed);
 }
 
 Session::~Session() = default;
 
-void Session::call(std::string method, nlohmann::json params, Callback done) {
+void Session::call(std::string method, nlohmann::json params, Callback done,
+                   std::optional<Clock::time_point> expires_at) {
   if (stopped_) return;
-  queue_.push_back(Pending{std::move(method), std::move(params), std::move(done)});
+  if (queue_.size() >= options_.max_queued) {
+    // Refused on the loop, never inside the caller's own frame.
+    asio::post(io_, [self = shared_from_this(), done = std::move(done), waiting = queue_.size()] {
+      if (self->stopped_ || !done) return;
+      done({CallFailure::overloaded, {}, std::nullopt, std::to_string(waiting) + " calls already waiting"});
+    });
+    return;
+  }
+  queue_.push_back(Pending{std::move(method), std::move(params), std::move(done), expires_at});
   if (!in_flight_) start_next();
 }
 
@@ -68,7 +88,10 @@ void Session::start_next() {
   in_flight_ = std::move(queue_.front());
   queue_.pop_front();
   attempt_ = 0;
+  attempt_started_ = false;
+  busy_replies_ = 0;
   saw_bad_checksum_ = false;
+  if (expire_if_due()) return;
   if (!device_endpoint_) {
     start_resolve();
     return;
@@ -140,27 +163,30 @@ void Session::on_receive(const boost::system::error_code& error, std::size_t siz
 
 void Session::start_attempt() {
   if (stopped_ || !in_flight_) return;
-  const auto now = std::chrono::steady_clock::now();
+  if (expire_if_due()) return;
+  attempt_started_ = true;
+  const auto now = Clock::now();
   if (!device_id_ || now - last_packet_at_ > options_.rehandshake_after) need_handshake_ = true;
   if (need_handshake_)
     send_hello();
   else
-    send_request();
+    send_request(attempt_ == 0 ? 1 : kRetryIdStep);
 }
 
 void Session::send_hello() {
   phase_ = Phase::hello;
-  arm_deadline();
+  arm_deadline(options_.timeout);
   send(encode_hello_request());
 }
 
-void Session::send_request() {
+void Session::send_request(std::int64_t id_step) {
   phase_ = Phase::request;
-  // The first attempt steps the id by one, a retry by 100 (see the header comment).
-  current_id_ = next_id(attempt_ == 0 ? 1 : kRetryIdStep);
+  // The first attempt steps the id by one, a retry after silence by 100 (see the header comment).
+  current_id_ = next_id(id_step);
+  if (options_.on_id) options_.on_id(current_id_);
   const std::string text = encode_request(current_id_, in_flight_->method, in_flight_->params);
   ++counters_.requests;
-  arm_deadline();
+  arm_deadline(options_.timeout);
   send(encode_message(options_.token, *device_id_, outgoing_stamp(), as_bytes(text)));
 }
 
@@ -172,14 +198,19 @@ void Session::send(Bytes datagram) {
                         });
 }
 
-void Session::arm_deadline() {
-  deadline_.expires_after(options_.timeout);
+void Session::arm_deadline(std::chrono::milliseconds after) {
+  deadline_.expires_after(after);
   deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& e) { self->on_deadline(e); });
 }
 
 void Session::on_deadline(const boost::system::error_code& error) {
   if (stopped_ || error == asio::error::operation_aborted || !in_flight_) return;
-  if (deadline_.expiry() > std::chrono::steady_clock::now()) return;  // re-armed by a later step
+  if (deadline_.expiry() > Clock::now()) return;  // re-armed by a later step
+  if (phase_ == Phase::backoff) {  // the pause after a "busy" answer is over: ask again
+    if (expire_if_due()) return;
+    send_request(1);
+    return;
+  }
   ++counters_.timeouts;
   need_handshake_ = true;  // python-miio re-handshakes after any receive timeout
   if (attempt_ < options_.retries) {
@@ -202,14 +233,19 @@ void Session::handle_hello(ByteView datagram) {
     ++counters_.malformed;
     return;
   }
-  last_packet_at_ = std::chrono::steady_clock::now();
+  // Only the answer to our own hello counts: a hello reply carries no checksum, so one we did not
+  // ask for may come from anyone on the LAN, and must not change the did or the stamp we sign with.
+  if (phase_ != Phase::hello || !in_flight_) {
+    ++counters_.stray;
+    return;
+  }
+  last_packet_at_ = Clock::now();
   if (hello->token) revealed_token_ = hello->token;
   device_id_ = hello->device_id;
   device_stamp_ = hello->stamp;
   stamp_received_at_ = last_packet_at_;
-  if (phase_ != Phase::hello || !in_flight_) return;
   need_handshake_ = false;
-  send_request();
+  send_request(attempt_ == 0 ? 1 : kRetryIdStep);
 }
 
 void Session::handle_message(ByteView datagram) {
@@ -223,9 +259,6 @@ void Session::handle_message(ByteView datagram) {
     }
     return;
   }
-  last_packet_at_ = std::chrono::steady_clock::now();
-  device_stamp_ = message->header.stamp;
-  stamp_received_at_ = last_packet_at_;
   if (phase_ != Phase::request || !in_flight_) {
     ++counters_.stray;
     return;
@@ -235,15 +268,27 @@ void Session::handle_message(ByteView datagram) {
     ++counters_.malformed;
     return;  // keep waiting: a retry may bring a readable answer
   }
-  if (reply->id && *reply->id != current_id_) {
-    ++counters_.stray;  // a late answer to an earlier attempt
+  // Only the answer to the request in flight says anything about now: a reply without an id, with
+  // another one (a late answer to an earlier attempt, or a replay) or under another did is ignored,
+  // its stamp included.
+  if (!reply->id || *reply->id != current_id_ || !device_id_ || message->header.device_id != *device_id_) {
+    ++counters_.stray;
     return;
   }
+  last_packet_at_ = Clock::now();
+  device_stamp_ = message->header.stamp;
+  stamp_received_at_ = last_packet_at_;
   ++counters_.replies;
   if (reply->error) {
-    if (is_recoverable(*reply->error) && attempt_ < options_.retries) {
+    if (attempt_ < options_.retries && is_busy(*reply->error)) {
       ++attempt_;
-      send_request();
+      start_busy_backoff();
+      return;
+    }
+    if (attempt_ < options_.retries && is_transient(*reply->error)) {
+      ++attempt_;
+      if (expire_if_due()) return;
+      send_request(1);  // it answered: the id was seen, no need to jump ahead
       return;
     }
     finish({CallFailure::device_error, {}, reply->error,
@@ -253,7 +298,22 @@ void Session::handle_message(ByteView datagram) {
   finish({CallFailure::none, std::move(reply->result), std::nullopt, {}});
 }
 
+void Session::start_busy_backoff() {
+  ++busy_replies_;
+  const int doublings = std::min(busy_replies_ - 1, 4);
+  phase_ = Phase::backoff;
+  arm_deadline(std::min<std::chrono::milliseconds>(kFirstBusyPause * (1 << doublings), options_.timeout));
+}
+
+bool Session::expire_if_due() {
+  if (!in_flight_ || !in_flight_->expires_at || Clock::now() < *in_flight_->expires_at) return false;
+  finish({CallFailure::expired, {}, std::nullopt,
+          attempt_started_ ? "no answer before the call expired" : "expired before it could be sent"});
+  return true;
+}
+
 void Session::finish(CallResult result) {
+  result.attempts = attempt_started_ ? attempt_ + 1 : 0;
   deadline_.cancel();
   phase_ = Phase::idle;
   std::optional<Pending> done = std::move(in_flight_);
@@ -271,8 +331,7 @@ std::uint32_t Session::outgoing_stamp() const {
 }
 
 std::int64_t Session::next_id(std::int64_t step) {
-  id_ += step;
-  if (id_ >= kMaxId) id_ = id_ % kMaxId + 1;
+  id_ = wrap_message_id(id_ + step);
   return id_;
 }
 

@@ -5,9 +5,16 @@
 //   deadline timer: each attempt has `timeout`; on expiry re-handshake and resend with id + 100
 //   (devices silently drop ids they think they have seen, research/miio.md §2.3), up to `retries`.
 //
-// One request is outstanding at a time (devices handle one). Replies are matched by id; a reply that
-// fails the checksum under our token is remembered, so a timeout can say "wrong token" instead of
-// "no answer". The receive is re-armed on every path: one bad datagram never stops the session.
+// One request is outstanding at a time (devices handle one). What the device says is believed only
+// when it answers what we asked: the did and stamp of a hello reply only while our hello is pending
+// (a hello needs no token, so anyone on the LAN can send one), and the stamp of an authenticated reply
+// only when it carries the id of the request in flight and our device's did. A reply that fails the
+// checksum under our token is remembered, so a timeout can say "wrong token" instead of "no answer".
+// The receive is re-armed on every path: one bad datagram never stops the session.
+//
+// Devices drop a request whose id is not above the last one they handled, and remember that id
+// across our restarts. So the session resumes after `last_id` and reports every id it is about to
+// use through `on_id`: whoever owns the session keeps the ids safe across restarts.
 #pragma once
 
 #include <chrono>
@@ -36,6 +43,8 @@ enum class CallFailure {
   malformed,     // the answer decrypted but is not a usable reply
   network,       // socket or name resolution failure
   stopped,       // the session was stopped
+  expired,       // the call's own deadline passed before it could be (re)sent
+  overloaded,    // the queue was full: the call was refused without being sent
 };
 
 std::string_view call_failure_name(CallFailure failure);
@@ -45,9 +54,19 @@ struct CallResult {
   nlohmann::json result;           // the reply's "result" when ok
   std::optional<RpcError> error;   // device_error
   std::string detail;              // human text for logs
+  int attempts = 0;                // attempts started (each a hello and/or a request); 0: nothing was sent
 
   bool ok() const { return failure == CallFailure::none; }
 };
+
+// Message ids run 1..9998 and wrap to 1, as python-miio's do (it never sends 9999).
+constexpr std::int64_t kMaxMessageId = 9998;
+// `id` (any positive number) brought back onto the ring 1..kMaxMessageId.
+constexpr std::int64_t wrap_message_id(std::int64_t id) { return (id - 1) % kMaxMessageId + 1; }
+// How many steps id `a` is ahead of id `b` on that ring, 0..kMaxMessageId-1.
+constexpr std::int64_t message_ids_ahead(std::int64_t a, std::int64_t b) {
+  return ((a - b) % kMaxMessageId + kMaxMessageId) % kMaxMessageId;
+}
 
 struct SessionOptions {
   std::string host;
@@ -56,6 +75,13 @@ struct SessionOptions {
   std::chrono::milliseconds timeout{2000};  // per attempt
   int retries = 2;                          // extra attempts after the first
   std::chrono::seconds rehandshake_after{120};
+  // Calls waiting behind the one in flight; more are refused (CallFailure::overloaded).
+  std::size_t max_queued = 16;
+  // The last id an earlier run may have used (1..kMaxMessageId): the first request uses a higher
+  // one. Unset: a random start below the wrap point.
+  std::optional<std::int64_t> last_id;
+  // Called with each id before the request carrying it is sent.
+  std::function<void(std::int64_t id)> on_id;
 };
 
 struct SessionCounters {
@@ -74,8 +100,13 @@ class Session : public std::enable_shared_from_this<Session> {
   static std::shared_ptr<Session> create(boost::asio::io_context& io, SessionOptions options);
   ~Session();
 
-  // Queues a call; `done` runs on the io_context exactly once, unless stop() came first.
-  void call(std::string method, nlohmann::json params, Callback done);
+  using Clock = std::chrono::steady_clock;
+
+  // Queues a call; `done` runs on the io_context exactly once, unless stop() came first. A call
+  // with `expires_at` is not sent, nor sent again after a timeout, once that time has passed
+  // (CallFailure::expired): a command must not be carried out long after it was given.
+  void call(std::string method, nlohmann::json params, Callback done,
+            std::optional<Clock::time_point> expires_at = std::nullopt);
   // Cancels everything; no callback runs afterwards. Idempotent.
   void stop();
 
@@ -88,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string method;
     nlohmann::json params;
     Callback done;
+    std::optional<Clock::time_point> expires_at;
   };
 
   Session(boost::asio::io_context& io, SessionOptions options);
@@ -99,12 +131,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_receive(const boost::system::error_code& error, std::size_t size);
   void start_attempt();
   void send_hello();
-  void send_request();
+  void send_request(std::int64_t id_step);
   void send(Bytes datagram);
-  void arm_deadline();
+  void arm_deadline(std::chrono::milliseconds after);
   void on_deadline(const boost::system::error_code& error);
   void handle_hello(ByteView datagram);
   void handle_message(ByteView datagram);
+  void start_busy_backoff();
+  bool expire_if_due();
   void finish(CallResult result);
   std::uint32_t outgoing_stamp() const;
   std::int64_t next_id(std::int64_t step);
@@ -123,8 +157,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::deque<Pending> queue_;
   std::optional<Pending> in_flight_;
-  enum class Phase { idle, hello, request } phase_ = Phase::idle;
+  enum class Phase { idle, hello, request, backoff } phase_ = Phase::idle;
   int attempt_ = 0;
+  bool attempt_started_ = false;
+  int busy_replies_ = 0;  // -30012 answers to the call in flight
   bool need_handshake_ = true;
   bool saw_bad_checksum_ = false;
   std::int64_t id_ = 0;

@@ -61,7 +61,7 @@ void check_config(const Config& config) {
       require(miio->port != 0, "miio port 0");
       require(!miio->host.empty(), "miio without host");
       require(miio->poll_interval.count() >= 1000, "miio poll_interval below 1s");
-      require(miio->retries >= 0 && miio->retries <= 10, "miio retries out of range");
+      require(!miio->retries || (*miio->retries >= 0 && *miio->retries <= 10), "miio retries out of range");
       if (miio->miot) {
         for (const auto* property : {&miio->miot->switch_, &miio->miot->power, &miio->miot->energy,
                                      &miio->miot->voltage, &miio->miot->current,

@@ -6,7 +6,7 @@ when the binary is missing. Waits are bounded (≤ 15 s each); poll_interval is 
 Contract points used here:
   cloudless/bridge/state          retained online; LWT and clean stop: offline
   cloudless/<id>                  JSON state, numbers as numbers, last_seen ISO 8601 UTC
-  cloudless/<id>/availability     retained online/offline (offline after 3 missed polls)
+  cloudless/<id>/availability     retained online/offline (offline when nothing answered for ~3 polls)
   cloudless/<id>/set, /set/<attr> commands; retained commands are ignored; /get polls now
   homeassistant/device/cloudless/<object id>/config   retained device-based discovery (dev, o, cmps)
   unique_id                       cloudless_miio_<did decimal>_<entity key>

@@ -380,6 +380,52 @@ def test_dedup_ignores_a_seen_id_until_python_miio_retries_with_plus_100(simulat
     assert reqs == [(1, None), (1, "dedup"), (102, None)]
 
 
+def _ask(p, req_id, method="get_prop", params=("power",)):
+    """One raw request with id `req_id`; the decoded reply, or None when the plug stayed silent."""
+    packet = request_packet(p["token"], p["did"], 1001, {"id": req_id, "method": method, "params": list(params)})
+    datagrams = exchange(p["address"], p["port"], packet, wait=0.3)
+    return Message.parse(datagrams[-1], token=bytes.fromhex(p["token"])).data.value if datagrams else None
+
+
+def test_strict_ids_drop_ids_not_above_the_last_across_client_restarts(simulator):
+    sim = simulator([plug54321("i", "chuangmi.plug.m1", behaviour={"strict_ids": True})])
+    p = sim.plug("i")
+    assert client(Device, p).send("get_prop", ["power"]) == ["on"]
+    # a restarted client starts again at id 1: ignored, until python-miio's retry jumps to 102
+    assert client(Device, p, timeout=0.5).send("get_prop", ["power"]) == ["on"]
+    assert [(e["id"], e["dropped"]) for e in sim.requests("i")] == [(1, None), (1, "id_not_above_last"), (102, None)]
+    assert _ask(p, 50) is None          # below the last one
+    assert _ask(p, 102) is None         # equal is not above
+    assert _ask(p, 103) == {"result": ["on"], "id": 103}
+    # around the wrap: 9998 is followed by 1
+    assert _ask(p, 5000) is not None
+    assert _ask(p, 9998) is not None
+    assert _ask(p, 1) == {"result": ["on"], "id": 1}
+    assert _ask(p, 9997) is None        # half the ring behind, not ahead
+    assert sim.state("i")["last_id"] == 1
+    # a rebooted plug has forgotten
+    sim.reboot("i")
+    assert _ask(p, 7000) is not None
+
+
+def test_inject_error_answers_busy_or_ack_timeout_on_request(simulator):
+    sim = simulator([helpers.make_plug("e", "chuangmi.plug.m1", token=TOKEN, behaviour={
+        "inject_error": {"code": -30012, "message": "busy.", "count": 2, "method": "get_prop"}})])
+    p = sim.plug("e")
+    assert _ask(p, 10, method="miIO.info", params=())["result"]["model"] == "chuangmi.plug.m1"  # other methods
+    assert _ask(p, 11) == {"error": {"code": -30012, "message": "busy."}, "id": 11}
+    assert _ask(p, 12) == {"error": {"code": -30012, "message": "busy."}, "id": 12}
+    assert _ask(p, 13) == {"result": ["on"], "id": 13}
+    assert sim.state("e")["behaviour"]["inject_error"]["count"] == 0
+    # set at run time, any method; nothing is carried out while it answers errors
+    sim.set_behaviour("e", inject_error={"code": -9999, "message": "user ack timeout"})
+    assert _ask(p, 14, method="set_power", params=("off",))["error"]["code"] == -9999
+    assert sim.state("e")["state"]["power"] is True
+    assert _ask(p, 15, method="set_power", params=("off",)) == {"result": ["ok"], "id": 15}
+    with pytest.raises(helpers.SimError):
+        sim.set_behaviour("e", inject_error={"message": "no code"})
+
+
 def test_garbage_datagrams_precede_the_real_reply(simulator):
     sim = simulator([helpers.make_plug("g", "chuangmi.plug.m1", token=TOKEN, did=0x1234,
                                        behaviour={"garbage": True})])
@@ -398,6 +444,21 @@ def test_garbage_datagrams_precede_the_real_reply(simulator):
     assert len(datagrams) == 2
     with pytest.raises(construct.core.ChecksumError):
         Message.parse(datagrams[0], token=bytes.fromhex(TOKEN))
+
+
+def test_forged_hello_garbage_carries_another_did_and_a_far_stamp(simulator):
+    sim = simulator([helpers.make_plug("f", "chuangmi.plug.m1", token=TOKEN, did=0x1234,
+                                       behaviour={"garbage": ["forged_hello"]})])
+    p = sim.plug("f")
+    datagrams = exchange(p["address"], p["port"], request_packet(TOKEN, 0x1234, 1001,
+                                                                 {"id": 5, "method": "get_prop", "params": ["power"]}))
+    assert len(datagrams) == 2
+    forged = datagrams[0]
+    assert len(forged) == 32
+    magic, length, unknown, did, stamp = struct.unpack(">HHIII", forged[:16])
+    assert (magic, length, unknown) == (0x2131, 32, 0)
+    assert did != 0x1234 and stamp > 0x70000000
+    assert Message.parse(datagrams[1], token=bytes.fromhex(TOKEN)).data.value == {"result": ["on"], "id": 5}
 
 
 def test_malformed_datagrams_are_logged_and_ignored(simulator):

@@ -67,8 +67,18 @@ PLUG DESCRIPTION
     ignore_hello  true: drop only hellos
     answer_token  32 hex digits: encrypt/sign replies with this token (client must see a checksum error)
     dedup         true: silently ignore a request whose id was already seen (like real devices)
+    strict_ids    true: silently ignore a request whose id is not above the last id this plug
+                  handled, as real plugs do (python-miio #211, #813). The last id is remembered for
+                  the life of the simulator, so across restarts of a client; `reboot` forgets it. Ids
+                  run 1..9998 and wrap to 1: an id is "above" when it is 1 to 4999 steps ahead.
+    inject_error  {"code": N, "message": "...", "count": K, "method": "name" (optional)} or null:
+                  the next K requests (of that method) are answered {"error": {code, message}}
+                  instead of being carried out, e.g. -30012 "busy." or -9999 "user ack timeout".
+                  The count goes down as they are answered (see `state`).
     garbage       true | list of kinds: before each real reply send junk datagrams. Kinds: random,
-                  truncated, bad_checksum, bad_magic, other_token, hello (true = the first five)
+                  truncated, bad_checksum, bad_magic, other_token, hello (true = the first five),
+                  forged_hello (a hello reply with another did and a far stamp, as any host on the LAN
+                  can send one: it carries no checksum)
     delay         seconds to wait before replying
     reply_style   "python" (python-miio's json.dumps + NUL, via Message.build; default) or
                   "compact" (compact JSON, no NUL, like real firmware; verified with Message.parse)
@@ -109,10 +119,13 @@ CONTROL CHANNEL
     set_state  plug, state: {STATE keys}   -> {"state": {...}}  (e.g. {"power": false}: switched by hand)
     set_behaviour plug, behaviour: {BEHAVIOUR keys} -> {"behaviour": {...}}  (alias: set_behavior)
     reboot     plug [, uptime: s (default 3)] [, keep_energy: bool (default false)]
-               -> stamp restarts from a small uptime, energy counter back to 0, seen ids forgotten
+               -> stamp restarts from a small uptime, energy counter back to 0, seen ids and the
+                  last id forgotten
     log        [plug] [, since: seq] [, kind] [, method] -> {"entries": [...], "next": seq}
                entry: {seq, t, plug, kind: hello|request|bad_checksum|malformed|undecodable, method,
                        params, id, stamp, did_ok, answered, dropped (reason or null), reply, src}
+               dropped reasons: short, magic, length, silent, ignore_hello, checksum, did, dedup,
+               id_not_above_last
     clear_log                              -> {"next": seq}
     shutdown                               -> {"ok": true}, then exits 0
 EXIT
@@ -141,6 +154,8 @@ BEHAVIOUR_DEFAULTS = {
     "ignore_hello": False,
     "answer_token": None,
     "dedup": False,
+    "strict_ids": False,
+    "inject_error": None,
     "garbage": False,
     "delay": 0.0,
     "reply_style": "python",
@@ -149,7 +164,7 @@ BEHAVIOUR_DEFAULTS = {
     "info_omit_model": False,
     "token_after_config_router": None,
 }
-GARBAGE_KINDS = ("random", "truncated", "bad_checksum", "bad_magic", "other_token", "hello")
+GARBAGE_KINDS = ("random", "truncated", "bad_checksum", "bad_magic", "other_token", "hello", "forged_hello")
 GARBAGE_DEFAULT = GARBAGE_KINDS[:5]
 
 LEGACY_METHODS = {
@@ -230,8 +245,10 @@ def _coerce_behaviour(key, value):
             return None
         _hex_token(value, key)
         return value.lower()
-    if key in ("silent", "ignore_hello", "dedup", "strict_did", "info_omit_model"):
+    if key in ("silent", "ignore_hello", "dedup", "strict_ids", "strict_did", "info_omit_model"):
         return _to_bool(value)
+    if key == "inject_error":
+        return _coerce_inject_error(value)
     if key == "garbage":
         if isinstance(value, list):
             kinds = value
@@ -260,6 +277,34 @@ def _coerce_behaviour(key, value):
             return None
         return int(value)
     raise UsageError("unhandled behaviour key %r" % key)  # pragma: no cover
+
+
+def _coerce_inject_error(value):
+    if value in (None, False, "", "none", "null"):
+        return None
+    if not isinstance(value, dict):
+        raise UsageError("inject_error: expected {code, message, count, method} or null, got %r" % (value,))
+    unknown = set(value) - {"code", "message", "count", "method"}
+    if unknown:
+        raise UsageError("inject_error: unknown keys %s" % ", ".join(sorted(unknown)))
+    try:
+        code = int(value["code"])
+        count = int(value.get("count", 1))
+    except (KeyError, TypeError, ValueError):
+        raise UsageError("inject_error: 'code' (int) is required, 'count' is an int") from None
+    if count < 0:
+        raise UsageError("inject_error: count must not be negative")
+    method = value.get("method")
+    return {"code": code, "message": str(value.get("message", "")), "count": count,
+            "method": None if method is None else str(method)}
+
+
+MAX_MESSAGE_ID = 9998  # ids run 1..9998, then wrap to 1
+
+
+def id_above(new, last):
+    """Whether message id `new` comes after `last`, counting around the wrap (half the ring ahead)."""
+    return 1 <= (new - last) % MAX_MESSAGE_ID <= MAX_MESSAGE_ID // 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -545,6 +590,7 @@ class Plug:
         self._boot = time.monotonic() - uptime
         self._energy_at = time.monotonic()
         self.seen_ids = deque(maxlen=256)
+        self.last_id = None  # the last request id handled (strict_ids)
         self.sock = None
         self.requests = 0
 
@@ -591,6 +637,7 @@ class Plug:
             self.state["energy_wh"] = 0.0
         self._boot = time.monotonic() - float(uptime)
         self.seen_ids.clear()
+        self.last_id = None
 
     # --- miIO.* methods
     def info(self):
@@ -642,6 +689,7 @@ class Plug:
             "ssid": self.ssid,
             "mac": self.mac,
             "requests": self.requests,
+            "last_id": self.last_id,
             "power_reading": self.power_reading(),
         })
         return out
@@ -696,6 +744,9 @@ def garbage_datagrams(plug, kinds, reply_packet, rng):
             out.append(build_reply(plug, {"id": 0, "result": ["garbage"]}, token=other))
         elif kind == "hello":
             out.append(build_hello_reply(plug))
+        elif kind == "forged_hello":
+            forged_did = struct.pack(">I", plug.did ^ 0x5A5A5A5A)
+            out.append(struct.pack(">HHI4sI", MAGIC, 32, 0, forged_did, 0x7FFFFFF0) + b"\x00" * 16)
     return out
 
 
@@ -907,9 +958,22 @@ class Simulator:
                 self.add_log(entry)
                 return
             plug.seen_ids.append(req_id)
+        if plug.behaviour["strict_ids"] and plug.last_id is not None and not (
+            isinstance(req_id, int) and id_above(req_id, plug.last_id)
+        ):
+            entry["dropped"] = "id_not_above_last"
+            self.add_log(entry)
+            return
+        if isinstance(req_id, int):
+            plug.last_id = req_id
         session_token = plug.token  # the reply to config_router still uses the old token
+        method = str(request.get("method"))
+        fault = plug.behaviour["inject_error"]
         try:
-            result = plug.layout.call(plug, str(request.get("method")), request.get("params"))
+            if fault and fault["count"] > 0 and fault["method"] in (None, method):
+                fault["count"] -= 1
+                raise RpcError(fault["code"], fault["message"])
+            result = plug.layout.call(plug, method, request.get("params"))
             reply = {"result": result, "id": req_id}
         except RpcError as err:
             reply = {"error": {"code": err.code, "message": err.message}, "id": req_id}
