@@ -329,7 +329,7 @@ TEST_CASE("ids wrap from 9998 to 1, and a nonsense last_id is not used") {
 
 // ---- busy devices, old calls, full queues
 
-TEST_CASE("-30012 busy is asked again after a pause, and the call succeeds") {
+TEST_CASE("a -30012 busy reply is asked again after a pause, and the call succeeds") {
   Harness h(2, [](SessionOptions& options) { options.timeout = std::chrono::milliseconds(1000); });
   h.device.error_reply = json{{"code", -30012}, {"message", "busy."}};
   h.device.error_replies = 1;
