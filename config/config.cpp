@@ -50,9 +50,11 @@ constexpr std::string_view kBleKeys[] = {"adapter", "scan_watchdog"};
 constexpr std::string_view kMiioKeys[] = {"protocol", "host",          "port",    "token",
                                           "token_file", "model",       "poll_interval",
                                           "timeout",  "retries",       "miot"};
-constexpr std::string_view kMideaKeys[] = {"protocol",      "host",    "port",         "id",
-                                           "token",         "token_file", "key",       "key_file",
-                                           "poll_interval", "timeout", "energy_format"};
+constexpr std::string_view kMideaKeys[] = {"protocol",      "host",    "port",          "id",
+                                           "token",         "token_file", "key",        "key_file",
+                                           "poll_interval", "timeout", "energy_format", "temp_step"};
+// Target temperature steps a Midea unit can be offered: the wire carries half degrees.
+constexpr double kMideaTempSteps[] = {0.5, 1.0};
 constexpr midea::EnergyFormat kMideaEnergyFormats[] = {
     midea::EnergyFormat::bcd, midea::EnergyFormat::binary, midea::EnergyFormat::mixed,
     midea::EnergyFormat::binary_centi, midea::EnergyFormat::bcd_energy_binary_power};
@@ -1017,6 +1019,15 @@ void Loader::load_midea(const Fields& fields, const Field& entry, MideaDeviceCon
           valid += midea::energy_format_name(known);
         }
         problem(field->line(), field->path, "must be one of " + valid);
+      }
+    }
+  }
+  if (const Field* field = find(fields, "temp_step")) {
+    if (const auto step = read_number(*field)) {
+      if (std::find(std::begin(kMideaTempSteps), std::end(kMideaTempSteps), *step) != std::end(kMideaTempSteps)) {
+        midea.temp_step = *step;
+      } else {
+        problem(field->line(), field->path, "must be 0.5 or 1 (°C)");
       }
     }
   }

@@ -81,6 +81,12 @@ struct MideaDeviceConfig {
   // How the unit writes power and energy in group-4 replies; nothing on the wire says which
   // (research/midea.md §4.8), so the user picks it when the readings look wrong.
   midea::EnergyFormat energy_format = midea::EnergyFormat::bcd;
+  // The target temperature step offered to Home Assistant and applied to commands: 0.5 or 1 °C.
+  // The set command and the state carry half degrees (body byte 2, bit 4; docs/midea.md §4.3,
+  // §4.4), hence the default. Nothing the unit reports decides it: the "decimals" byte of
+  // capability 0x0225 is used by no peer (msmart-ng decodes it and never reads it; midea-ac-py and
+  // midea_ac_lan leave the step to a user option).
+  double temp_step = 0.5;
 
   bool operator==(const MideaDeviceConfig&) const = default;
 };

@@ -98,9 +98,9 @@ class QueryRun {
                           if (page_index == 0) notes.push_back("the unit did not answer the capabilities query");
                           return ask_state();
                         }
-                        const auto parsed = midea::classify_ac_frame(result.reply) == midea::AcBodyKind::capabilities
-                                                ? midea::parse_ac_capabilities(result.reply.body)
-                                                : Result<midea::AcCapabilitiesPage>(parse_error("a B5 notification"));
+                        // A frame-type-0x03 answer: the session never takes a notification (frame
+                        // type 0x04/0x05, such as the B5 property notification) for a reply.
+                        const auto parsed = midea::parse_ac_capabilities(result.reply.body);
                         if (!parsed) {
                           notes.push_back("unreadable capabilities page: " + parsed.error().describe());
                           return ask_state();

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/model/json_excerpt.h"
 #include "protocols/midea/ac_commands.h"
 #include "protocols/midea/ac_frame.h"
 #include "protocols/midea/ac_group_data.h"
@@ -28,6 +29,11 @@ constexpr int kMaxCapabilityPages = 4;
 // when it does not answer this many times in a row it has no meter.
 constexpr int kEnergyMissesToGiveUp = 2;
 constexpr std::chrono::minutes kRejectReportInterval{1};
+// How much of a rejected /set value (or attribute name) an error text quotes: the payload may be
+// up to the MQTT size limit, and the error ends up in a log line.
+constexpr std::size_t kMaxQuotedChars = 60;
+
+std::string excerpt_of(const json& value) { return model::json_excerpt(value, kMaxQuotedChars); }
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -140,7 +146,7 @@ std::vector<model::Entity> MideaAc::entities() const {
   }
   traits.min_temp = features_.min_temperature;
   traits.max_temp = features_.max_temperature;
-  traits.temp_step = midea_ac_temperature_step(features_);
+  traits.temp_step = config_.temp_step;
   traits.has_current_humidity = features_.humidity;
 
   std::vector<model::Entity> out{presets::climate(std::move(traits))};
@@ -278,15 +284,10 @@ void MideaAc::query_capabilities(int page_index) {
           query_state();
           return;
         }
-        // A B5 with another frame type than 0x03 is a notification, not our answer (research §4.6).
-        if (midea::classify_ac_frame(result.reply) != midea::AcBodyKind::capabilities) {
-          note_reject("capabilities: a B5 notification (frame type " + std::to_string(result.reply.frame_type) +
-                      ") instead of the answer");
-          if (page_index > 0) adopt_capabilities(pending_capabilities_);
-          else capabilities_unanswered("answered with a notification");
-          query_state();
-          return;
-        }
+        // The reply is the unit's frame-type-0x03 answer: the session never completes a request
+        // with a frame of a notification type (0x04, 0x05), so a B5 notification some units send
+        // (msmart-ng #122: a property notification carrying swing-angle ids, not capabilities)
+        // went to on_unsolicited and the request kept waiting for the real answer.
         const auto parsed = midea::parse_ac_capabilities(result.reply.body);
         if (!parsed) {
           note_reject("capabilities: " + parsed.error().describe());
@@ -510,8 +511,17 @@ void MideaAc::poll_finished() {
 // ---- what the session reports besides answers --------------------------------------------------
 
 void MideaAc::on_unsolicited(const midea::AcFrame& frame) {
-  // Units push a C0 when someone uses the remote; anything else unsolicited is not decoded here.
-  if (midea::classify_ac_frame(frame) == midea::AcBodyKind::state) handle_state_frame(frame, "unsolicited state");
+  // Units push a C0 when someone uses the remote: published like an answer.
+  const midea::AcBodyKind kind = midea::classify_ac_frame(frame);
+  if (kind == midea::AcBodyKind::state) {
+    handle_state_frame(frame, "unsolicited state");
+    return;
+  }
+  // Nothing else is published: the B5 notification (frame type 0x05) holds properties such as the
+  // swing angles, which no entity shows; the 0xA0/0xA1 status notifications carry values the next
+  // poll's C0 and group data bring anyway. Debug only: nothing is wrong when they come.
+  spdlog::debug("{}: ignored an unsolicited frame: body type 0x{:02x} ({}), frame type 0x{:02x}", id(),
+                frame.body_type(), midea::ac_body_kind_name(kind), frame.frame_type);
 }
 
 void MideaAc::on_link(midea::LinkEvent event, const std::string& detail) {
@@ -597,20 +607,20 @@ model::CommandError MideaAc::command(const json& changes) {
       if (!power) return "attribute 'state' takes ON, OFF or TOGGLE";
     } else if (key == "mode") {
       mode = read_name(value, modes);
-      if (!mode) return "unknown mode " + value.dump() + " (this unit takes: " + join(modes) + ")";
+      if (!mode) return "unknown mode " + excerpt_of(value) + " (this unit takes: " + join(modes) + ")";
     } else if (key == "fan_mode") {
       fan = read_name(value, fans);
-      if (!fan) return "unknown fan_mode " + value.dump() + " (this unit takes: " + join(fans) + ")";
+      if (!fan) return "unknown fan_mode " + excerpt_of(value) + " (this unit takes: " + join(fans) + ")";
     } else if (key == "swing_mode") {
       swing = read_name(value, swings);
-      if (!swing) return "unknown swing_mode " + value.dump() + " (this unit takes: " + join(swings) + ")";
+      if (!swing) return "unknown swing_mode " + excerpt_of(value) + " (this unit takes: " + join(swings) + ")";
     } else if (key == "preset") {
       preset = read_name(value, presets);
-      if (!preset) return "unknown preset " + value.dump() + " (this unit takes: " + join(presets) + ")";
+      if (!preset) return "unknown preset " + excerpt_of(value) + " (this unit takes: " + join(presets) + ")";
     } else if (key == "target_temperature") {
       const std::optional<double> number = read_number(value);
       if (!number || !std::isfinite(*number)) return "target_temperature takes a number of °C, e.g. 24.5";
-      const double step = midea_ac_temperature_step(features_);
+      const double step = config_.temp_step;  // 0.5 or 1 (the config loader allows nothing else)
       const double rounded = std::round(*number / step) * step;
       if (rounded < features_.min_temperature || rounded > features_.max_temperature)
         return "target_temperature " + number_text(*number) + " is outside this unit's range " +
@@ -620,8 +630,9 @@ model::CommandError MideaAc::command(const json& changes) {
       display = read_switch(value, current_display);
       if (!display) return "attribute 'display' takes ON, OFF or TOGGLE";
     } else {
-      return "unknown attribute '" + key + "' (settable: state, mode, target_temperature, fan_mode, swing_mode, " +
-             "preset" + (features_.display_control ? ", display" : "") + ", beep)";
+      return "unknown attribute " + excerpt_of(key) +
+             " (settable: state, mode, target_temperature, fan_mode, swing_mode, preset" +
+             (features_.display_control ? ", display" : "") + ", beep)";
     }
   }
   const bool needs_unit = power || mode || fan || swing || preset || target || display;
@@ -650,7 +661,7 @@ model::CommandError MideaAc::command(const json& changes) {
     change.state = next;
   }
   if (display) change.display = *display;
-  spdlog::info("{}: set {}", id(), changes.dump(-1, ' ', false, json::error_handler_t::replace));
+  spdlog::info("{}: set {}", id(), model::json_excerpt(changes));
   if (!change_running_) {
     // Start on the loop, not inside the caller's handler.
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this] {

@@ -67,15 +67,12 @@ midea::AcFeatures midea_ac_default_features() {
   return midea::summarize_ac_capabilities(assumed);  // fan speeds: the default low/medium/high/auto
 }
 
-double midea_ac_temperature_step(const midea::AcFeatures& features) { return features.decimals ? 0.5 : 1.0; }
-
 std::string midea_ac_features_summary(const midea::AcFeatures& features) {
   std::string out = "modes " + joined(midea::hvac_mode_names(features));
   out += "; fan " + joined(midea::fan_mode_names(features));
   out += "; swing " + joined(midea::swing_mode_names(features));
   out += "; presets " + joined(midea::preset_names(features));
-  out += "; " + number_text(features.min_temperature) + "-" + number_text(features.max_temperature) +
-         " °C step " + number_text(midea_ac_temperature_step(features));
+  out += "; " + number_text(features.min_temperature) + "-" + number_text(features.max_temperature) + " °C";
   std::string extras;
   const auto add = [&extras](bool flag, const char* name) {
     if (!flag) return;

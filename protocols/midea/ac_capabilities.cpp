@@ -80,8 +80,9 @@ bool decode_entry(AcCapabilities& caps, std::uint16_t id, ByteView value) {
     case c::kFahrenheit: caps.fahrenheit = v == 0; return true;  // sic: 0 = °F allowed (msmart)
     case c::kDisplayControl: caps.display_control = any_of(v, {1, 2, 100}); return true;
     case c::kTemperatures:
-      // value[0..5] in 0.5 °C; value[6] decimals flag. msmart reads the size byte (≠ 0) when value
-      // has only 6 bytes, i.e. "true". Shorter values are ignored, as msmart does.
+      // value[0..5] in 0.5 °C; value[6] msmart's "decimals" (decoded, never acted on: see the
+      // header). msmart reads the size byte (≠ 0) when value has only 6 bytes, i.e. "true".
+      // Shorter values are ignored, as msmart does.
       if (value.size() >= kTemperatureRangeSize) {
         AcTemperatureRanges ranges;
         ranges.cool_min = value[0] * 0.5;
@@ -266,7 +267,6 @@ AcFeatures summarize_ac_capabilities(const AcCapabilities& caps) {
     const AcTemperatureRanges& t = *caps.temperatures;
     out.min_temperature = std::min({t.cool_min, t.auto_min, t.heat_min});
     out.max_temperature = std::max({t.cool_max, t.auto_max, t.heat_max});
-    out.decimals = t.decimals;
   }
   if (on(caps.rate_select_5_level)) {
     out.rate_select_levels = 5;

@@ -58,8 +58,11 @@ constexpr std::uint16_t kBuzzer = 0x022C;
 }  // namespace capability_id
 
 // Capability 0x0225: value[0..5] = cool min, cool max, auto min, auto max, heat min, heat max in
-// 0.5 °C units; value[6] ≠ 0 = the unit takes half degrees (when the value has 7+ bytes; msmart reads
-// "true" for a 6-byte value).
+// 0.5 °C units; value[6] is what msmart-ng calls "decimals" (for a 6-byte value it reads the size
+// byte instead, i.e. true). Its meaning is unknown and nothing here acts on it: msmart-ng decodes it,
+// never reads it, and sends every unit the half-degree bit whatever it says; it is 0 on 5 of the 21
+// capability replies published with msmart-ng's tests. The target step is the device's `temp_step`
+// setting (0.5 °C unless the user asks for whole degrees).
 struct AcTemperatureRanges {
   double cool_min = 16, cool_max = 30;
   double auto_min = 16, auto_max = 30;
@@ -148,7 +151,6 @@ struct AcFeatures {
   // Targets: min/max over the cool, auto and heat ranges (16/30 when 0x0225 is absent).
   double min_temperature = 16;
   double max_temperature = 30;
-  bool decimals = true;  // 0x0225 value[6]; msmart's name, meaning unconfirmed (half-degree steps?)
   std::optional<int> rate_select_levels;  // 5, 2 or none
   // Breeze modes (msmart): breeze control (0x0043) brings all three; else 0x0042 / 0x0018 alone.
   bool breeze_away = false;

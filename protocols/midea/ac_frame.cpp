@@ -155,8 +155,10 @@ AcBodyKind classify_ac_frame(const AcFrame& frame) {
     case body_type::kState:
       return AcBodyKind::state;
     case body_type::kCapabilities:
-      // msmart: only a query reply is a capabilities page; frame type 0x05 B5 is an unsolicited
-      // notification with a different payload (msmart #122).
+      // msmart-ng takes only a query reply (frame type 0x03) for a capabilities page. Some units
+      // also send a B5 with frame type 0x05 unasked: the same id/len/value layout, but carrying
+      // property ids (0x0009/0x000A vertical/horizontal swing angle, 0x0610 unknown), which
+      // msmart-ng's maintainer reads as a property notification and ignores (msmart-ng #122).
       return frame.frame_type == static_cast<std::uint8_t>(FrameType::query) ? AcBodyKind::capabilities
                                                                              : AcBodyKind::capabilities_notification;
     case body_type::kSetProperties:

@@ -44,7 +44,7 @@ enum class FrameType : std::uint8_t {
   set = 0x02,             // control: 0x40 set state, 0xB0 set properties
   query = 0x03,           // 0x41 queries, 0xB1 get properties, 0xB5 capabilities, and their replies
   notify1 = 0x04,         // unsolicited status (0xA1 body)
-  notify2 = 0x05,         // unsolicited status (0xA0 body, 0xB5-style notifications)
+  notify2 = 0x05,         // unsolicited status (0xA0 body), and the B5 property notification
   exception = 0x06,       // abnormal report
   exception2 = 0x0A,
   appliance_info = 0xA0,  // midea_ac_lan's protocol-version query
@@ -108,7 +108,7 @@ Bytes encode_ac_command(FrameType type, ByteView command, std::uint8_t message_i
 enum class AcBodyKind {
   state,                     // 0xC0 (frame type 0x02 or 0x03): parse_ac_state
   capabilities,              // 0xB5 with frame type 0x03: parse_ac_capabilities
-  capabilities_notification, // 0xB5 with any other frame type (seen with 0x05): unsolicited, not capabilities
+  capabilities_notification, // 0xB5 with any other frame type (seen: 0x05): a property notification
   properties,                // 0xB0 / 0xB1: parse_ac_properties
   group_data,                // 0xC1: parse_ac_group_data
   other,                     // anything else (0xA0/0xA1 notifications, 0xBB sub-protocol …): not decoded here

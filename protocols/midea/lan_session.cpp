@@ -16,7 +16,11 @@
 //    be answered within `timeout`).
 //  - Reply matching: the first frame whose body type is the request's reply_body_type, received
 //    after the request was sent, completes it. Frames of the notification types (0x04, 0x05) never
-//    match: a 0xB5 notification is not a capabilities answer (research §4.6).
+//    match; they go to the unsolicited handler and the request keeps waiting. This is stricter than
+//    msmart-ng, which checks the frame type only for B5 (it collects every frame that arrives after a
+//    command and takes the first of the wanted kind, skipping a B5 whose frame type is not 0x03 as
+//    "not capabilities", msmart-ng #122). Here it covers every body type: a C0 the unit pushes as a
+//    notification is published by the handler anyway, and the request gets its own answer.
 //  - Reconnects are lazy: a connection dropped while idle stays closed until the next request needs
 //    it; then the reconnect is immediate. Devices drop connections every few minutes and refuse new
 //    ones for a few seconds (research §8 item 2), so a *failed* connect or handshake starts a

@@ -111,7 +111,9 @@ class LanSession : public std::enable_shared_from_this<LanSession> {
   LanSession& operator=(const LanSession&) = delete;
 
   // Queues one 0xAA frame (ac_commands.h). `done` runs on the io_context exactly once (unless
-  // stop() came first) with the first received frame whose body type is `reply_body_type`.
+  // stop() came first) with the first frame received after the send whose body type is
+  // `reply_body_type` and whose frame type is not a notification (0x04, 0x05): callers never see a
+  // notification as an answer (those go to the unsolicited handler).
   void request(Bytes frame, std::uint8_t reply_body_type, Callback done);
 
   void on_unsolicited(FrameHandler handler) { unsolicited_handler_ = std::move(handler); }

@@ -445,6 +445,33 @@ def test_invalid_set_values_are_rejected_and_nothing_is_sent(midea_simulator, da
     command(mqtt_client, sim, "living_ac", "set/mode", "dry", mode=MODE_CODES["dry"])
 
 
+def test_temp_step_is_half_a_degree_whatever_the_unit_reports_and_whole_degrees_on_request(
+        midea_simulator, daemon, mqtt_client):
+    # Both units say "decimals 0" in capability 0x0225, as 5 of the 21 published capability replies
+    # do: that byte does not decide the step, the `temp_step` setting does (default 0.5 °C).
+    caps = dict(CAPS, temperatures={"cool": [17, 30], "auto": [17, 30], "heat": [17, 32], "decimals": False})
+    acs = [helpers.make_ac("half_ac", state=STATE, capabilities=caps),
+           helpers.make_ac("whole_ac", state=STATE, capabilities=caps)]
+    sim, d = start_bridge(midea_simulator, daemon, acs, settings={"whole_ac": {"temp_step": 1}})
+    for name, step in (("half_ac", 0.5), ("whole_ac", 1)):
+        # the config after the unit's B5 answer (17..32 °C), not the one with assumed defaults
+        _, cfg = wait_discovery(mqtt_client, sim, name, lambda c: c.get("climate", {}).get("max_temp") == 32)
+        climate = components(cfg, uid_prefix(sim, name))["climate"]
+        assert climate["temp_step"] == step and climate["precision"] == step, climate
+        wait_state(mqtt_client, name, lambda s: s.get("mode") == "cool")
+
+    mark = mqtt_client.mark()
+    command(mqtt_client, sim, "half_ac", "set", '{"target_temperature":24.5}', target=24.5)
+    wait_state(mqtt_client, "half_ac", lambda s: s["target_temperature"] == 24.5, since=mark, timeout=10)
+    assert sim.state("half_ac")["state"]["target"] == 24.5
+
+    mark = mqtt_client.mark()
+    command(mqtt_client, sim, "whole_ac", "set/target_temperature", "24.5", target=25.0)  # nearest whole degree
+    wait_state(mqtt_client, "whole_ac", lambda s: s["target_temperature"] == 25.0, since=mark, timeout=10)
+    command(mqtt_client, sim, "whole_ac", "set", '{"target_temperature":22.4}', target=22.0)
+    assert sim.state("whole_ac")["state"]["target"] == 22.0
+
+
 # ------------------------------------------------------------------------------------------------
 # V2 and /get
 
@@ -582,4 +609,40 @@ def test_garbage_on_the_socket_is_ignored_with_a_log_line(midea_simulator, daemo
     command(mqtt_client, sim, "noisy_ac", "set", '{"fan_mode":"high"}', fan_speed=80)
     wait_state(mqtt_client, "noisy_ac", lambda s: s["fan_mode"] == "high", since=mark, timeout=10)
     assert_never_offline(mqtt_client, "noisy_ac", since)
+    assert d.running
+
+
+def test_unsolicited_notifications_b5_ignored_c0_published_at_once(midea_simulator, daemon, mqtt_client):
+    # Units push frames unasked. The frame-type-0x05 B5 (a property notification: swing-angle ids,
+    # not capabilities) is logged at debug and changes nothing; a C0 pushed as a notification (frame
+    # type 0x04, someone used the remote) is published without waiting for the next poll. A long
+    # poll interval makes sure no poll brings the change instead.
+    ac = helpers.make_ac("living_ac", state=STATE, capabilities=CAPS)
+    sim, d = start_bridge(midea_simulator, daemon, [ac], settings={"living_ac": {"poll_interval": "600s"}})
+    since = wait_online(mqtt_client, "living_ac")
+    d.wait_for_log(r"living_ac: capabilities: modes off,cool,dry,heat,fan_only;", timeout=WAIT)
+    wait_state(mqtt_client, "living_ac", lambda s: s.get("target_temperature") == 22.5)
+    # the first poll publishes once per answer (C0, then group data): let it finish
+    quiet = {"mark": mqtt_client.mark(), "since": time.monotonic()}
+
+    def first_poll_done():
+        if states(mqtt_client, "living_ac", since=quiet["mark"]):
+            quiet.update(mark=mqtt_client.mark(), since=time.monotonic())
+        return time.monotonic() - quiet["since"] >= 1.0
+    helpers.wait_until(first_poll_done, WAIT, interval=0.1, message="no state for 1 s after the first poll")
+    queries = len(sim.log("living_ac", kind="request"))
+
+    mark = mqtt_client.mark()
+    sim.set_state("living_ac", target=21.0, indoor=25.2)  # by remote: only the push can tell the daemon
+    assert sim.command("notify", ac="living_ac", kind="b5")["sent"] == 1
+    d.wait_for_log(r"living_ac: ignored an unsolicited frame: body type 0xb5 \(capabilities_notification\), "
+                   r"frame type 0x05", timeout=WAIT)
+    assert sim.command("notify", ac="living_ac", kind="c0")["sent"] == 1
+    state = wait_state(mqtt_client, "living_ac", lambda s: s["target_temperature"] == 21.0, since=mark)
+    assert state["indoor_temperature"] == 25.2 and state["mode"] == "cool"
+    # the B5 published nothing: every state since the mark is the pushed C0's
+    assert [s["target_temperature"] for s in states(mqtt_client, "living_ac", since=mark)] == [21.0]
+    assert len(sim.log("living_ac", kind="request")) == queries  # no poll, no capabilities query
+    assert not log_has(d, r"living_ac: .*(rejected|capabilities: a B5)")
+    assert_never_offline(mqtt_client, "living_ac", since)
     assert d.running

@@ -969,6 +969,31 @@ def test_merge_sends_notification_and_reply_in_one_write(midea_simulator):
         assert second[10] == 0xC1
 
 
+def test_notify_pushes_the_notification_unasked(midea_simulator):
+    s = midea_simulator([helpers.make_ac("ac"), helpers.make_ac("v2", protocol="v2")])
+    info = s.ac("ac")
+    assert s.command("notify", ac="ac")["sent"] == 0  # no connection yet
+    with Client(info) as before_handshake, connect(info) as c:
+        c.query()
+        mark = s.mark()
+        assert s.command("notify", ac="ac")["sent"] == 1  # V3: only the authenticated connection
+        frame, _, _ = c.next_frame()
+        assert frame.hex() == "aa1aac00000000000205b50310060101090001010a000101dcbcb4"  # the real one
+        assert s.command("notify", ac="ac", kind="c0")["sent"] == 1
+        frame, _, _ = c.next_frame()
+        assert frame[9] == 0x04 and decode_c0(check_frame(frame))["target"] == 24.0
+        expect_silence(before_handshake)
+        entries = s.log("ac", since=mark, kind="notify")
+        assert [e["notification"] for e in entries] == ["b5", "c0"]
+        with pytest.raises(helpers.SimError):
+            s.command("notify", ac="ac", kind="fire")
+    with connect(s.ac("v2")) as c:
+        c.query()
+        assert s.command("notify", ac="v2")["sent"] == 1
+        frame, _, _ = c.next_frame()
+        assert frame[9] == 0x05 and frame[10] == 0xB5
+
+
 def test_garbage_before_the_reply(midea_simulator):
     s = midea_simulator([helpers.make_ac("ac", behaviour={"garbage": True})])
     with connect(s.ac("ac")) as c:

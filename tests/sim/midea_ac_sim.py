@@ -151,9 +151,14 @@ CONTROL CHANNEL
                  request (what: query|set|display_toggle|capabilities|group|properties_get|
                  properties_set|heartbeat|unknown, frame, msg_id, counter, answered, dropped, reply),
                  set (fields: every decoded field of the 0x40 body; display for a toggle),
-                 bad_sign (layer v2|v3), malformed (why), discovery (src, answered), error_sent
+                 bad_sign (layer v2|v3), malformed (why), discovery (src, answered), error_sent,
+                 notify (notification: b5|c0, frame)
     clear_log                              -> {"next": seq}
     drop       ac                          -> {"closed": N}: close the AC's live connections now
+    notify     ac [, kind: b5|c0]          -> {"sent": N}: push the unsolicited notification (kind
+                                              default: the AC's "notification" behaviour) now, on
+                                              every live connection (V3: authenticated ones), as a
+                                              unit does unasked; logged as kind "notify"
     shutdown                               -> {"ok": true}, then exits 0
 EXIT
   SIGTERM/SIGINT/shutdown: exit 0. Bad arguments: 2. A socket that cannot be bound: 1.
@@ -1613,8 +1618,8 @@ class Simulator:
         return v3_packet(conn.session_key, V3_ENCRYPTED_RESPONSE, conn.last_counter, inner,
                          corrupt_sign=corrupt_sign)
 
-    def _notification_frame(self, ac):
-        if ac.behaviour["notification"] == "c0":
+    def _notification_frame(self, ac, kind=None):
+        if (kind or ac.behaviour["notification"]) == "c0":
             return build_frame(encode_c0(ac.state, ac.quirks(), 0), 0x04, ac.behaviour["frame_version"])
         return B5_NOTIFICATION
 
@@ -1839,6 +1844,19 @@ class Simulator:
                 for conn in live:
                     self._close_conn(conn, "drop (control)")
                 return {"ok": True, "closed": len(live)}
+            if cmd == "notify":
+                ac = self.find_ac(req.get("ac"))
+                kind = req.get("kind")
+                kind = ac.behaviour["notification"] if kind is None else coerce_behaviour("notification", kind)
+                frame = self._notification_frame(ac, kind)
+                sent = 0
+                for conn in sorted(ac.conns, key=lambda c: c.id):
+                    if conn.closed or (ac.protocol == "v3" and conn.session_key is None):
+                        continue  # V3: nothing is sent before the handshake
+                    self._queue(conn, [self._wrap(conn, frame)])
+                    self.add_log(ac, "notify", conn=conn.id, notification=kind, frame=frame.hex())
+                    sent += 1
+                return {"ok": True, "sent": sent}
             if cmd == "shutdown":
                 self.stopping = True
                 return {"ok": True}

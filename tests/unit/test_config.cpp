@@ -649,7 +649,7 @@ const std::vector<std::pair<std::string, std::string>> kBadConfigs = {
      "config.yaml:6: devices.ac.poll_interval: must be at least 1s"},
     {"devices:\n  ac:\n    protocol: midea\n    host: 192.168.1.60\n    id: 1\n    model: x.y.z\n",
      "config.yaml:6: devices.ac.model: unknown key for a midea device (valid: protocol, host, port, "
-     "id, token, token_file, key, key_file, poll_interval, timeout, energy_format)"},
+     "id, token, token_file, key, key_file, poll_interval, timeout, energy_format, temp_step)"},
 
     // xiaomi_ble
     {"devices:\n  s:\n    protocol: xiaomi_ble\n", "config.yaml:2: devices.s: missing required key 'mac'"},
@@ -1244,6 +1244,42 @@ TEST_CASE("midea: timeout and energy_format", "[config][midea]") {
     const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
     CHECK(text.find("energy_format:") != std::string::npos);
     CHECK(text.find("bcd_energy_binary_power") != std::string::npos);
+  }
+}
+
+TEST_CASE("midea: temp_step is 0.5 or 1 °C, 0.5 by default", "[config][midea]") {
+  const std::string base =
+      "devices:\n  ac:\n    protocol: midea\n    host: 192.168.1.60\n    id: 151732605161920\n";
+  SECTION("default: half degrees, whatever the unit's capabilities say") {
+    const LoadResult result = load(base);
+    REQUIRE(result.errors.empty());
+    CHECK(settings_of<MideaDeviceConfig>(*result.config, "ac").temp_step == 0.5);
+  }
+  SECTION("each allowed spelling") {
+    const std::pair<const char*, double> steps[] = {{"0.5", 0.5}, {"1", 1.0}, {"1.0", 1.0}, {"\"1\"", 1.0}};
+    for (const auto& [text, step] : steps) {
+      CAPTURE(text);
+      const LoadResult result = load(base + "    temp_step: " + text + "\n");
+      for (const std::string& error : result.errors) UNSCOPED_INFO(error);
+      REQUIRE(result.errors.empty());
+      CHECK(settings_of<MideaDeviceConfig>(*result.config, "ac").temp_step == step);
+    }
+  }
+  SECTION("anything else names file, line, key and the allowed values") {
+    for (const char* text : {"0.1", "0.25", "2", "0", "-0.5", "1.5"}) {
+      CAPTURE(text);
+      CHECK(errors_of(base + "    temp_step: " + text + "\n") ==
+            std::vector<std::string>{"config.yaml:6: devices.ac.temp_step: must be 0.5 or 1 (°C)"});
+    }
+    CHECK(errors_of(base + "    temp_step: half\n") ==
+          std::vector<std::string>{"config.yaml:6: devices.ac.temp_step: expected a number"});
+    CHECK(errors_of(base + "    temp_step: .nan\n").size() == 1);
+    CHECK(errors_of(base + "    temp_step: [0.5]\n").size() == 1);
+  }
+  SECTION("config/example.yaml documents it") {
+    std::ifstream file(CLOUDLESS_SOURCE_DIR "/config/example.yaml");
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    CHECK(text.find("temp_step: 0.5") != std::string::npos);
   }
 }
 

@@ -127,7 +127,6 @@ TEST_CASE("§7.3 B5 mac-zhou/midea-ac-py PR #177: custom fan, ranges, unknown 0x
   CHECK(features.custom_fan_speed);
   CHECK_FALSE(features.breezeless);
   CHECK_FALSE(features.humidity);
-  CHECK_FALSE(features.decimals);
   CHECK_FALSE(features.freeze_protection);
   CHECK(features.min_temperature == 16.0);
   CHECK(features.max_temperature == 30.0);
@@ -249,7 +248,6 @@ TEST_CASE("§7.3 B5 two pages (midea-ac-py #60): breeze control, humidity, decim
   CHECK(features.eco);
   CHECK(features.freeze_protection);
   CHECK(features.turbo);
-  CHECK(features.decimals);
   CHECK(features.breeze_away);  // breeze control brings all three
   CHECK(features.breeze_mild);
   CHECK(features.breezeless);

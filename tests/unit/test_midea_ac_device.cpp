@@ -91,6 +91,85 @@ Bytes hex(const char* text) {
   return *bytes;
 }
 
+// Every capability reply (0xB5, frame type 0x03) published with msmart-ng's tests (mill1000/midea-msmart,
+// msmart/device/AC/), one row each, as data: test_command.py carries whole frames, test_device.py
+// bodies (frame[10:-2], once with the CRC byte left on); a body repeating an earlier row's is left
+// out. `decimals` is byte 6 of capability 0x0225 as msmart-ng decodes it (absent: no 0x0225 entry).
+// It is 0 in five rows, whose units would get whole-degree steps if the step followed it; msmart-ng
+// never reads it and sends every unit half degrees, so here it must not matter either.
+struct CapabilityCapture {
+  const char* source;
+  const char* hex;  // "aa…": the whole frame; "b5…": the body, framed here with frame type 0x03
+  std::optional<bool> decimals;
+};
+const CapabilityCapture kCapabilityCaptures[] = {
+    {"test_command.py test_capabilities: midea-ac-py #13, identical in midea-msmart #88",
+     "aa29ac00000000000303b5071202010113020101140201011502010116020101170201001a020101dedb", std::nullopt},
+    {"test_command.py test_capabilities_2: mac-zhou/midea-ac-py PR #177",
+     "aa3dac00000000000203b50a12020101180001001402010115020101160201001a020101100201011f020100250207203c203c203c00"
+     "400001000100c83a",
+     false},
+    {"test_command.py test_capabilities_3: Toshiba Smart Window Unit (2019)",
+     "aa29ac00000000000303b507120201021402010015020102170201021a0201021002010524020101990d", std::nullopt},
+    {"test_command.py test_capabilities_4: Midea U-shaped Window Unit (2022)",
+     "aa39ac00000000000303b50912020102130201001402010015020100170201021a02010010020101250207203c203c203c0024020101"
+     "0102a1a0",
+     false},
+    {"test_command.py test_additional_capabilities page 1: midea-ac-py #60 (same body: midea-msmart #150)",
+     "aa3dac00000000000303b50a12020101430001011402010115020101160201001a020101100201011f020103250207203c203c203c05"
+     "400001000100c805",
+     true},
+    {"test_command.py test_additional_capabilities page 2: midea-ac-py #60",
+     "aa23ac00000000000303b5051e020101130201012202010019020100390001010000febe", std::nullopt},
+    {"test_command.py test_capabilities_aux_heat page 1: midea-ac-py #297",
+     "aa29ac00000000000303b50514020109150201021a020101250207203c203c203c003402010101007b1d", false},
+    {"test_command.py test_capabilities_aux_heat page 2: midea-ac-py #297",
+     "aa2fac00000000000303b508100201051f020100300001001302010019020101390001009300010194000101000095ca",
+     std::nullopt},
+    {"test_command.py test_capabilities_flash: midea-ac-py #343",
+     "aa27ac00000000000303b5051f0201002c020101670001011602010451000101e30001010004f564", std::nullopt},
+    {"test_command.py test_capabilities_flash: midea-ac-py #425",
+     "aa56ac00000000000803b51012020100180001001402010115020101160201041a020101100201011f020103250207203c203c203c05"
+     "51000101e30002080867000102c200010098000101950001019d00010101008b43",
+     true},
+    {"test_command.py test_capabilities_flash and _ieco_ecomaster: midea-ac-py #426",
+     "aa52ac00000000000803b50f120201001402010015020101160201041a02010110020101250207203c203c203c002402010151000101"
+     "e3000208086700010495000101980001017c000100cd0001000100bd47",
+     false},
+    {"test_command.py test_capabilities_cascade: midea-ac-py #359",
+     "aa3bac00000000000303b50a1e02010113020101220201001902010039000101580001024200010159000101090001010a0001010000"
+     "00000000cfbf",
+     std::nullopt},
+    {"test_command.py test_capabilities_out_silent: a PortaSplit (same body: test_device.py test_out_silent)",
+     "aa2fac00000000000803b5081f0201002c020101160201043900010151000101e300010113020101cd0001030002365b",
+     std::nullopt},
+    {"test_command.py test_capabilities_ieco: midea-msmart #148 (same body: test_device.py test_rate_select page 2)",
+     "aa2bac00000000000803b5071f0201002c020101160201043900010151000101e3000101130201010002fa6d", std::nullopt},
+    {"test_device.py test_rate_select page 1: midea-msmart #148",
+     "b50a1202010114020101150201001e020101170201021a02010110020101250207203c203c203c0024020101480001010101", false},
+    {"test_device.py test_breeze_modes, breeze away only, page 1: midea-msmart #150",
+     "b50912020101180001001402010115020101160201001a020101100201011f020103250207203c203c203c050100", true},
+    {"test_device.py test_breeze_modes, breeze away only, page 2: midea-msmart #150",
+     "b5091e0201011302010122020100190201003900010142000101090001010a000101300001010000", std::nullopt},
+    {"test_device.py test_breeze_modes, legacy breezeless, page 1: midea-ac-py #186",
+     "b50912020101180001011402010115020101160201001a020101100201011f020103250207203c203c203c050100", true},
+    {"test_device.py test_breeze_modes, legacy breezeless, page 2: midea-ac-py #186",
+     "b5041e0201011302010122020100190201000000", std::nullopt},
+    {"test_device.py test_fresh_air: a Midea Gaia (12HRFN8-I), page 2, fresh air on", "b5014b000101", std::nullopt},
+    {"test_device.py test_fresh_air: the same page with fresh air off", "b5014b000100", std::nullopt},
+};
+constexpr std::size_t kCapabilityCaptureCount = std::size(kCapabilityCaptures);
+
+// The capture as the unit sends it: a whole 0xAA frame with frame type 0x03.
+Bytes capture_frame(const CapabilityCapture& capture) {
+  const Bytes bytes = hex(capture.hex);
+  if (bytes.front() == kAcFrameStart) return bytes;
+  AcFrame frame;
+  frame.frame_type = static_cast<std::uint8_t>(FrameType::query);
+  frame.body = bytes;
+  return encode_ac_frame(frame);
+}
+
 // The settings a 0x40 set carries (readings left at their defaults), to compare a set on the wire
 // with the state it was built from.
 AcState settings_of(const AcState& state) {
@@ -182,6 +261,7 @@ class FakeAc {
   std::optional<Bytes> group5;
   bool refuse_handshakes = false;
   bool silent = false;  // read and record requests, never answer
+  std::optional<Bytes> before_capabilities;  // whole 0xAA frame sent (its own write) before each B5 answer
 
   // ---- what the device saw ----
   std::vector<AcFrame> frames;
@@ -253,6 +333,7 @@ class FakeAc {
     if (body[0] == body_type::kCapabilities) {
       ++capability_queries;
       const std::size_t page = body.size() > 2 && body[2] == 0x01 ? 1 : 0;  // B5 01 00 / B5 01 01 01
+      if (before_capabilities) connection->send(wrap(*before_capabilities));
       if (page < capabilities.size()) connection->send(wrap(capabilities[page]));
       return;
     }
@@ -628,7 +709,7 @@ TEST_CASE("midea ac: bad commands are refused synchronously and send nothing", "
     CHECK(ac.command({{"fan_mode", 3}}).has_value());
     CHECK(ac.command({{"preset", "away"}}).has_value());
     CHECK(ac.command({{"state", "maybe"}}).has_value());
-    CHECK(ac.command({{"colour", "red"}})->find("unknown attribute 'colour'") != std::string::npos);
+    CHECK(ac.command({{"colour", "red"}})->find("unknown attribute \"colour\"") != std::string::npos);
     const auto too_hot = ac.command({{"target_temperature", 35}});
     REQUIRE(too_hot.has_value());
     CHECK(too_hot->find("outside this unit's range 16..30") != std::string::npos);
@@ -781,4 +862,123 @@ TEST_CASE("midea ac: the registry builds the device kind from a midea config", "
   REQUIRE(device);
   CHECK(device->info().protocol == "midea");
   CHECK(device->info().stable_id == "midea_42");
+}
+
+TEST_CASE("midea ac: msmart-ng's capability captures decode; five carry a 0x0225 'decimals' byte of 0",
+          "[midea][device]") {
+  int zero = 0;
+  for (const CapabilityCapture& capture : kCapabilityCaptures) {
+    CAPTURE(capture.source);
+    const auto frame = parse_ac_frame(capture_frame(capture));
+    REQUIRE(frame.has_value());
+    REQUIRE(classify_ac_frame(*frame) == AcBodyKind::capabilities);
+    const auto page = parse_ac_capabilities(frame->body);
+    REQUIRE(page.has_value());
+    const std::optional<AcTemperatureRanges>& temperatures = page->capabilities.temperatures;
+    REQUIRE(temperatures.has_value() == capture.decimals.has_value());
+    if (!temperatures) continue;
+    CHECK(temperatures->decimals == *capture.decimals);
+    if (!temperatures->decimals) ++zero;
+  }
+  CHECK(kCapabilityCaptureCount == 21);
+  CHECK(zero == 5);
+}
+
+TEST_CASE("midea ac: with every published capability reply, 0.5 °C steps by default and whole degrees with "
+          "temp_step 1",
+          "[midea][device]") {
+  const std::size_t row = GENERATE(range(std::size_t{0}, kCapabilityCaptureCount));
+  const double step = GENERATE(0.5, 1.0);
+  const CapabilityCapture& capture = kCapabilityCaptures[row];
+  CAPTURE(capture.source, step);
+  Harness h;
+  h.config.timeout = 100ms;  // a capture that announces a second page waits for it in vain
+  if (step != 0.5) h.config.temp_step = step;  // 0.5: the default, untouched
+  h.fake.capabilities = {capture_frame(capture)};
+  h.fake.group4 = hex(kGroup4Empty);  // captures without 0x0216 get group 4 asked: answer at once
+  MideaAc& ac = h.start();
+  h.run_until([&] { return ac.capabilities_known() && ac.last_state().has_value(); });
+  REQUIRE(ac.capabilities_known());
+
+  const auto entities = ac.entities();
+  const model::Entity* climate = find_entity(entities, "climate");
+  REQUIRE(climate);
+  REQUIRE(climate->climate);
+  CHECK(climate->climate->temp_step == step);
+
+  // What the unit gets for 24.5: the half degree itself, or the nearest whole degree.
+  REQUIRE_FALSE(ac.command({{"target_temperature", 24.5}}).has_value());
+  h.run_until([&] { return h.fake.sets.size() == 1 && ac.state().contains("target_temperature"); });
+  REQUIRE(h.fake.sets.size() == 1);
+  const double expected = step == 0.5 ? 24.5 : 25.0;
+  CHECK(h.fake.sets[0].state.target_temperature == expected);
+  h.run_until([&] { return ac.state()["target_temperature"] == expected; });
+  CHECK(ac.state()["target_temperature"] == expected);
+}
+
+TEST_CASE("midea ac: a B5 notification (frame type 0x05) is not the capabilities answer, and is ignored",
+          "[midea][device]") {
+  // msmart-ng test_command.py test_properties_notify (midea-msmart #122): sent by some units unasked.
+  const char* const kB5Notification = "aa1aac00000000000205b50310060101090001010a000101dcbcb4";
+  const std::string kIgnored =
+      "living_ac: ignored an unsolicited frame: body type 0xb5 (capabilities_notification), frame type 0x05";
+  LogCapture log;
+  Harness h;
+  h.fake.capabilities = {hex(kCapsFull)};
+  h.fake.before_capabilities = hex(kB5Notification);  // its own write, right before the answer
+  MideaAc& ac = h.started_with_state();
+
+  REQUIRE(ac.capabilities_known());
+  const auto answer = parse_ac_frame(hex(kCapsFull));
+  REQUIRE(answer.has_value());
+  const auto page = parse_ac_capabilities(answer->body);
+  REQUIRE(page.has_value());
+  CHECK(ac.features() == summarize_ac_capabilities(page->capabilities));  // from the answer
+  CHECK(h.fake.capability_queries == 1);  // the notification did not end (or fail) the request
+  CHECK(ac.rejected_total() == 0);
+  REQUIRE(ac.session_counters());
+  CHECK(ac.session_counters()->unsolicited == 1);
+  CHECK(log.count(kIgnored) == 1);
+
+  SECTION("pushed while idle: nothing published, nothing lost") {
+    h.run_for(50ms);
+    const int states = h.listener.states;
+    const json before = ac.state();
+    h.fake.push(hex(kB5Notification));
+    h.run_until([&] { return log.count(kIgnored) == 2; });
+    CHECK(log.count(kIgnored) == 2);
+    CHECK(h.listener.states == states);
+    CHECK(ac.state() == before);
+    CHECK(ac.online());
+    CHECK(ac.rejected_total() == 0);
+  }
+}
+
+TEST_CASE("midea ac: /set values and names are quoted as bounded excerpts in errors and logs", "[midea][device]") {
+  LogCapture log;
+  Harness h;
+  h.fake.capabilities = {hex(kCapsFull)};
+  MideaAc& ac = h.started_with_state();
+  const std::string huge(60000, 'x');  // under the 64 KiB an MQTT payload may have
+  for (const std::string key : {"mode", "fan_mode", "swing_mode", "preset"}) {
+    CAPTURE(key);
+    const auto error = ac.command({{key, huge}});
+    REQUIRE(error.has_value());
+    CHECK(error->size() < 400);
+    CHECK(error->rfind("unknown " + key + " \"xxxx", 0) == 0);
+    CHECK(error->find("(60002 bytes)") != std::string::npos);
+  }
+  const auto unknown = ac.command({{huge, 1}});
+  REQUIRE(unknown.has_value());
+  CHECK(unknown->size() < 400);
+  CHECK(unknown->rfind("unknown attribute \"xxxx", 0) == 0);
+
+  // An accepted command is logged too, and a numeric string may be as long as the payload.
+  const std::string long_number = std::string(60000, '0') + "22.5";
+  CHECK_FALSE(ac.command({{"target_temperature", long_number}}).has_value());
+  h.run_until([&] { return h.fake.sets.size() == 1; });
+  REQUIRE(h.fake.sets.size() == 1);
+  CHECK(h.fake.sets[0].state.target_temperature == 22.5);
+  CHECK(log.count("living_ac: set {\"target_temperature\":\"0000") == 1);
+  for (const std::string& line : log.sink->last_formatted()) CHECK(line.size() < 400);
 }
