@@ -38,7 +38,8 @@ std::string state_key(Quantity quantity) {
     case Quantity::toothbrush: return "brushing";
     case Quantity::kettle_state:
     case Quantity::motion_event:
-    case Quantity::button: return "action";
+    case Quantity::button:
+    case Quantity::lock_event: return "action";
     default: return std::string(ble::quantity_name(quantity));
   }
 }
@@ -60,6 +61,16 @@ model::Entity plain_sensor(std::string key, std::string name, std::string unit =
   e.state_class = "measurement";
   e.unit = std::move(unit);
   e.name = std::move(name);
+  return e;
+}
+
+// A sensor whose state is text (a lock's method, who opened it): no unit, no state class.
+model::Entity text_sensor(std::string key, std::string name, std::string icon) {
+  model::Entity e;
+  e.key = std::move(key);
+  e.component = model::Component::sensor;
+  e.name = std::move(name);
+  e.icon = std::move(icon);
   return e;
 }
 
@@ -89,6 +100,17 @@ model::Entity entity_for(Quantity quantity, bool sleepy) {
       case Quantity::pressure_absent_time: return presets::duration("pressure_absent_time", "Pressure absent time");
       case Quantity::toothbrush_counter: return plain_sensor("toothbrush_counter", "Brushing counter");
       case Quantity::toothbrush_score: return plain_sensor("toothbrush_score", "Brushing score");
+      case Quantity::weight: {
+        model::Entity weight = plain_sensor("weight", "Weight", "kg");
+        weight.device_class = "weight";
+        return weight;
+      }
+      case Quantity::impedance_low: return plain_sensor("impedance_low", "Impedance (50 kHz)", "Ω").with_icon("mdi:omega");
+      case Quantity::impedance_high: return plain_sensor("impedance_high", "Impedance (250 kHz)", "Ω").with_icon("mdi:omega");
+      case Quantity::heart_rate: return plain_sensor("heart_rate", "Heart rate", "bpm").with_icon("mdi:heart-pulse");
+      case Quantity::profile_id: return text_sensor("profile_id", "Profile", "mdi:account");
+      case Quantity::lock_method: return text_sensor("lock_method", "Lock method", "mdi:key-chain-variant");
+      case Quantity::key_id: return text_sensor("key_id", "Key", "mdi:key");
       case Quantity::opening: return presets::binary("contact", "door", /*inverted=*/true);
       case Quantity::door_left_open: return presets::binary("door_left_open", "problem").named("Left open");
       case Quantity::motion: return presets::binary("occupancy", "motion");
@@ -100,9 +122,20 @@ model::Entity entity_for(Quantity quantity, bool sleepy) {
       case Quantity::low_battery: return presets::binary("battery_low", "battery").named("Battery low").diagnostic();
       case Quantity::tamper: return presets::binary("tamper", "tamper");
       case Quantity::toothbrush: return presets::binary("brushing", "running").named("Brushing");
+      case Quantity::top_splash: return presets::binary("top_splash", "moisture").named("Top splash");
+      case Quantity::occupancy_close_range:
+        return presets::binary("occupancy_close_range", "occupancy").named("Occupancy close range");
+      case Quantity::stabilized: return presets::binary("stabilized", "").named("Stabilized").with_icon("mdi:scale-bathroom");
+      // HA's lock class reads "on" as unlocked: inverted, like contact.
+      case Quantity::locked: return presets::binary("locked", "lock", /*inverted=*/true);
+      case Quantity::armed: return presets::binary("armed", "").named("Armed").with_icon("mdi:shield-lock");
+      case Quantity::fingerprint: return presets::binary("fingerprint", "").named("Fingerprint").with_icon("mdi:fingerprint");
+      case Quantity::door_pried: return presets::binary("door_pried", "tamper").named("Door pried");
+      case Quantity::door_stuck: return presets::binary("door_stuck", "problem").named("Door stuck");
       case Quantity::kettle_state: return action_entity().with_icon("mdi:kettle");
       case Quantity::motion_event:
-      case Quantity::button: return action_entity();
+      case Quantity::button:
+      case Quantity::lock_event: return action_entity();
     }
     return action_entity();
   }();
@@ -122,7 +155,9 @@ json tidy(double value, int digits) {
 int digits(Quantity quantity) {
   switch (quantity) {
     case Quantity::humidity:
-    case Quantity::illuminance: return 1;
+    case Quantity::illuminance:
+    case Quantity::impedance_low:
+    case Quantity::impedance_high: return 1;
     case Quantity::formaldehyde: return 3;
     default: return 2;  // temperatures: 0.1 °C sensors, 0.01 °C body thermometers
   }
@@ -152,7 +187,7 @@ std::string action_name(const ble::ButtonEvent& event) {
 }
 
 std::optional<Quantity> quantity_by_name(std::string_view name) {
-  for (int i = 0; i <= static_cast<int>(Quantity::button); ++i) {
+  for (int i = 0; i <= static_cast<int>(Quantity::lock_event); ++i) {
     const auto quantity = static_cast<Quantity>(i);
     if (ble::quantity_name(quantity) == name) return quantity;
   }
@@ -443,8 +478,9 @@ void XiaomiBleSensor::accept(const ble::DecodedAdvert& advert, Clock::time_point
   for (const ble::RejectedObject& rejected : advert.objects.rejected) report(Problem::rejected_object, now, rejected.reason);
 
   json state = json::object();
-  std::optional<ble::ButtonEvent> button;
-  bool motion_event = false;
+  // Events in frame order, each published as a state of its own: a K9B switch pressed on two
+  // buttons at once, or a lock's action followed by its alarm, are two automations' triggers.
+  std::vector<json> events;
   for (const ble::Reading& reading : advert.objects.readings) {
     if (declare(reading.quantity)) described = true;
     const Quantity quantity = reading.quantity;
@@ -452,6 +488,10 @@ void XiaomiBleSensor::accept(const ble::DecodedAdvert& advert, Clock::time_point
       case ble::ValueKind::number:
         if (quantity == Quantity::kettle_state) {
           if (const auto action = kettle_action(reading.value)) state["action"] = *action;
+        } else if (quantity == Quantity::lock_method) {
+          state["lock_method"] = std::string(ble::lock_method_name(static_cast<int>(reading.value)));
+        } else if (quantity == Quantity::key_id) {
+          state["key_id"] = ble::key_id_text(static_cast<std::uint32_t>(reading.value));
         } else {
           state[state_key(quantity)] = tidy(reading.value, digits(quantity));
         }
@@ -462,16 +502,17 @@ void XiaomiBleSensor::accept(const ble::DecodedAdvert& advert, Clock::time_point
         break;
       }
       case ble::ValueKind::event:
-        if (quantity == Quantity::button) button = reading.button;
-        if (quantity == Quantity::motion_event) motion_event = true;
+        if (quantity == Quantity::button) {
+          json event = {{"action", action_name(reading.button)}};
+          if (reading.button.value != 0) event["action_value"] = reading.button.value;
+          events.push_back(std::move(event));
+        } else if (quantity == Quantity::motion_event) {
+          events.push_back({{"action", "motion"}});
+        } else if (quantity == Quantity::lock_event) {
+          events.push_back({{"action", std::string(reading.event)}});
+        }
         break;
     }
-  }
-  if (button) {
-    state["action"] = action_name(*button);
-    if (button->value != 0) state["action_value"] = button->value;
-  } else if (motion_event) {
-    state["action"] = "motion";
   }
   if (last_rssi_) state["rssi"] = *last_rssi_;
 
@@ -481,15 +522,26 @@ void XiaomiBleSensor::accept(const ble::DecodedAdvert& advert, Clock::time_point
     remember(true);
     description_changed();
   }
-  publish_state(state);
-  if (button || motion_event) {
-    // Clear the event so the next identical press is a state change too (zigbee2mqtt's action
-    // sensor); its value (dimmer steps) belongs to this event only and leaves the state.
-    json cleared = this->state();
-    cleared["action"] = "";
-    cleared.erase("action_value");
-    replace_state(cleared);
+  if (events.empty()) {
+    publish_state(state);
+    return;
   }
+  // The first event goes out with the frame's readings, each further one as the whole state with
+  // only the action (and its value) changed.
+  state.update(events.front());
+  publish_state(state);
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    json next = this->state();
+    next.erase("action_value");
+    next.update(events[i]);
+    replace_state(next);
+  }
+  // Clear the event so the next identical press is a state change too (zigbee2mqtt's action
+  // sensor); its value (dimmer steps) belongs to this event only and leaves the state.
+  json cleared = this->state();
+  cleared["action"] = "";
+  cleared.erase("action_value");
+  replace_state(cleared);
 }
 
 // ---- availability ----------------------------------------------------------------------------------

@@ -21,11 +21,13 @@
 // plain frame under its address), replayed/old frame counters and BlueZ' cached values are dropped,
 // each reason logged once and then summarised at most once a minute per device.
 //
-// Button events (and the MUE4094RT's motion events) go to the `action` key, zigbee2mqtt-style: the
-// event is published ({"action":"single"}, or "button_1_double", "rotate_left" with "action_value"
-// steps for dimmers) and cleared right after ({"action":""}, action_value removed), so that an HA
-// automation on the `action` sensor fires for every press, also twice the same. The MQTT layer has
-// no `event` component, so this is a plain sensor (no state_class: HA then accepts "").
+// Button events (and the MUE4094RT's motion events, a lock's actions and alarms) go to the `action`
+// key, zigbee2mqtt-style: the event is published ({"action":"single"}, or "button_1_double",
+// "rotate_left" with "action_value" steps for dimmers, "unlock_outside_the_door") and cleared right
+// after ({"action":""}, action_value removed), so that an HA automation on the `action` sensor fires
+// for every press, also twice the same. An advert with several events (two buttons pressed together,
+// a lock action and its alarm) publishes one state per event, in frame order, then the clear. The
+// MQTT layer has no `event` component, so this is a plain sensor (no state_class: HA then accepts "").
 #pragma once
 
 #include <array>

@@ -56,6 +56,76 @@ std::optional<double> f32_le(const Bytes& data, std::size_t at) {
   return shortest;
 }
 
+// Lock actions: the low nibble of 0x000B byte 0 → the event name and whether the lock is
+// unlocked afterwards. ZNMS17LM reports its child lock and anti-lock through the same nibble
+// (`part` says which); every other lock's actions all move the lock itself.
+enum class LockPart { lock, child_lock, anti_lock };
+struct LockAction {
+  std::uint8_t code;
+  bool unlocked;
+  LockPart part;
+  std::string_view event;
+};
+constexpr std::array<LockAction, 10> kLockActions = {{
+    {0x0, true, LockPart::lock, "unlock_outside_the_door"},
+    {0x1, false, LockPart::lock, "locked"},
+    {0x2, false, LockPart::anti_lock, "turn_on_antilock"},
+    {0x3, true, LockPart::anti_lock, "release_the_antilock"},
+    {0x4, true, LockPart::lock, "unlock_inside_the_door"},
+    {0x5, false, LockPart::lock, "lock_inside_the_door"},
+    {0x6, false, LockPart::child_lock, "turn_on_child_lock"},
+    {0x7, true, LockPart::child_lock, "turn_off_child_lock"},
+    {0x8, false, LockPart::lock, "lock_outside_the_door"},
+    {0xF, true, LockPart::lock, "abnormal"},
+}};
+
+// Key ids 0xC0DE0000.. of 0x000B name an alarm instead of a key.
+struct LockError {
+  std::uint32_t key_id;
+  std::string_view event;
+};
+constexpr std::array<LockError, 23> kLockErrors = {{
+    {0xC0DE0000, "frequent_unlocking_with_incorrect_password"},
+    {0xC0DE0001, "frequent_unlocking_with_wrong_fingerprints"},
+    {0xC0DE0002, "operation_timeout_password_input_timeout"},
+    {0xC0DE0003, "lock_picking"},
+    {0xC0DE0004, "reset_button_is_pressed"},
+    {0xC0DE0005, "the_wrong_key_is_frequently_unlocked"},
+    {0xC0DE0006, "foreign_body_in_the_keyhole"},
+    {0xC0DE0007, "the_key_has_not_been_taken_out"},
+    {0xC0DE0008, "error_nfc_frequently_unlocks"},
+    {0xC0DE0009, "timeout_is_not_locked_as_required"},
+    {0xC0DE000A, "failure_to_unlock_frequently_in_multiple_ways"},
+    {0xC0DE000B, "unlocking_the_face_frequently_fails"},
+    {0xC0DE000C, "failure_to_unlock_the_vein_frequently"},
+    {0xC0DE000D, "hijacking_alarm"},
+    {0xC0DE000E, "unlock_inside_the_door_after_arming"},
+    {0xC0DE000F, "palmprints_frequently_fail_to_unlock"},
+    {0xC0DE0010, "the_safe_was_moved"},
+    {0xC0DE1000, "the_battery_level_is_less_than_10_percent"},
+    {0xC0DE1001, "the_battery_level_is_less_than_5_percent"},
+    {0xC0DE1002, "the_fingerprint_sensor_is_abnormal"},
+    {0xC0DE1003, "the_accessory_battery_is_low"},
+    {0xC0DE1004, "mechanical_failure"},
+    {0xC0DE1005, "the_lock_sensor_is_faulty"},
+}};
+
+// 0x0006 byte 4: the fingerprint reader's verdict.
+constexpr std::array<std::string_view, 7> kFingerprintResults = {
+    "fingerprint_match_successful",  "fingerprint_match_failed",       "fingerprint_timeout",
+    "fingerprint_low_quality",       "fingerprint_insufficient_area",  "fingerprint_skin_is_too_dry",
+    "fingerprint_skin_is_too_wet",
+};
+
+constexpr std::string_view kDoorKnock = "door_knock";
+
+const LockError* lock_error(std::uint32_t key_id) {
+  for (const LockError& error : kLockErrors) {
+    if (error.key_id == key_id) return &error;
+  }
+  return nullptr;
+}
+
 // Collects readings and rejections for one object; each rule below is one small method call.
 class ObjectDecoder {
  public:
@@ -76,10 +146,11 @@ class ObjectDecoder {
     out_.rejected.push_back({object_.id, object_.offset, id_text(object_.id) + ": " + why});
   }
 
-  void number(Quantity quantity, double value) { out_.readings.push_back({quantity, value, {}, object_.id}); }
+  void number(Quantity quantity, double value) { out_.readings.push_back({quantity, value, {}, {}, object_.id}); }
   void binary(Quantity quantity, bool on) { number(quantity, on ? 1.0 : 0.0); }
   void event(Quantity quantity) { number(quantity, 1.0); }
-  void button(ButtonEvent event) { out_.readings.push_back({Quantity::button, 1.0, event, object_.id}); }
+  void button(ButtonEvent event) { out_.readings.push_back({Quantity::button, 1.0, event, {}, object_.id}); }
+  void lock_event(std::string_view name) { out_.readings.push_back({Quantity::lock_event, 1.0, {}, name, object_.id}); }
 
   // A percentage that must lie in 0..100: anything else is a decoding or device error, rejected.
   void percent(Quantity quantity, double value) {
@@ -120,6 +191,13 @@ class ObjectDecoder {
  private:
   void decode_button_1001();
   void decode_indexed_press(PressKind press);
+  void decode_opening_state();
+  void decode_fingerprint_0006();
+  void decode_door_0007();
+  void decode_armed_0008();
+  void decode_lock_000b();
+  void decode_water_event_4a68();
+  void decode_scale_6e16();
 
   const Object& object_;
   const Bytes& data_;
@@ -127,31 +205,68 @@ class ObjectDecoder {
   DecodedObjects& out_;
 };
 
-// 0x1001 (3 bytes): button/index u8, value u8, press type u8 (research §1.5; dimmer rules after
+// The buttons one 0x1001 index byte stands for on the Linptech K9B switches: each button alone,
+// then the combinations pressed together (xiaomi-ble obj1001). Button numbers as for every other
+// switch: 0 the first (left), 1 the next, 2 the third (right).
+struct ButtonSet {
+  std::uint8_t index;
+  std::array<std::uint8_t, 3> buttons;
+  std::uint8_t count;
+};
+constexpr std::array<ButtonSet, 1> kK9b1Buttons = {{{0, {0}, 1}}};
+constexpr std::array<ButtonSet, 3> kK9b2Buttons = {{{0, {0}, 1}, {1, {1}, 1}, {2, {0, 1}, 2}}};
+constexpr std::array<ButtonSet, 7> kK9b3Buttons = {{{0, {0}, 1},
+                                                   {1, {1}, 1},
+                                                   {2, {2}, 1},
+                                                   {3, {0, 1}, 2},
+                                                   {4, {1, 2}, 2},
+                                                   {5, {0, 2}, 2},
+                                                   {6, {0, 1, 2}, 3}}};
+
+template <std::size_t N>
+const ButtonSet* find_buttons(const std::array<ButtonSet, N>& sets, std::uint8_t index) {
+  for (const ButtonSet& set : sets) {
+    if (set.index == index) return &set;
+  }
+  return nullptr;
+}
+
+// 0x1001 (3 bytes): button/index u8, value u8, press type u8 (docs/ble.md §1.5; dimmer rules after
 // xiaomi-ble obj1001 for YLKG07YL/YLKG08YL).
 void ObjectDecoder::decode_button_1001() {
   if (!length(3)) return;
   const std::uint8_t index = data_[0];
   const std::uint8_t value = data_[1];
   const std::uint8_t type = data_[2];
+  // XMMF01JQD (magic cube): byte 0 is the direction it was turned, 0 right, 1 left; there is no
+  // button (bytes 1 and 2 are 0).
+  if (model_is("XMMF01JQD")) {
+    if (index > 1) {
+      reject("unknown cube direction " + std::to_string(index));
+      return;
+    }
+    button({0, index == 0 ? PressKind::rotate_right : PressKind::rotate_left, 0});
+    return;
+  }
   // Linptech K9B switches send 1 for a long and 2 for a double press, the other way round from
   // every other model (xiaomi-ble btn_switch_press_type).
   const bool k9b = model_is("K9B-1BTN") || model_is("K9B-2BTN") || model_is("K9B-3BTN");
   const auto as_steps = [](std::uint8_t raw) { return static_cast<int>(static_cast<std::int8_t>(raw)); };
+  PressKind press = PressKind::single;
   switch (type) {
     case 0:
     case 5:
-      button({index, PressKind::single, 0});
-      return;
+      press = PressKind::single;
+      break;
     case 1:
-      button({index, k9b ? PressKind::long_press : PressKind::double_press, 0});
-      return;
+      press = k9b ? PressKind::long_press : PressKind::double_press;
+      break;
     case 2:
-      button({index, k9b ? PressKind::double_press : PressKind::long_press, 0});
-      return;
+      press = k9b ? PressKind::double_press : PressKind::long_press;
+      break;
     case 6:
-      button({index, PressKind::long_press, 0});
-      return;
+      press = PressKind::long_press;
+      break;
     case 3:  // dimmer press: index 0 → short presses (value = count), 1 → held (value = seconds)
       if (index == 0) {
         button({0, PressKind::single, value});
@@ -172,7 +287,23 @@ void ObjectDecoder::decode_button_1001() {
       return;
     default:
       reject("unknown press type " + std::to_string(type));
+      return;
   }
+  if (k9b) {
+    // One index may stand for several buttons pressed together: one event per button, in order.
+    const ButtonSet* set = model_is("K9B-1BTN")   ? find_buttons(kK9b1Buttons, index)
+                           : model_is("K9B-2BTN") ? find_buttons(kK9b2Buttons, index)
+                                                  : find_buttons(kK9b3Buttons, index);
+    if (!set) {
+      reject("unknown " + std::string(model_) + " button " + std::to_string(index));
+      return;
+    }
+    for (std::uint8_t i = 0; i < set->count; ++i) button({set->buttons[i], press, 0});
+    return;
+  }
+  // YLYK01YL remote: button 0 is "on" and 1 is "off", so they also say what the light now is.
+  if (model_is("YLYK01YL") && index <= 1) binary(Quantity::power, index == 0);
+  button({index, press, 0});
 }
 
 // 0x4A0C/0D/0E, 0x4E0C/0D/0E, 0x560C/0D/0E (0–1 byte): click / double / long, the optional byte
@@ -197,13 +328,189 @@ void ObjectDecoder::decode_indexed_press(PressKind press) {
         return;
     }
   }
+  // XMWXKG01YL: 1 left, 2 right, 3 both: one event per button, left first.
+  if (index == 3 && model_is("XMWXKG01YL")) {
+    button({1, press, 0});
+    button({2, press, 0});
+    return;
+  }
   button({index, press, 0});
+}
+
+// 0x4804 (opening state) and 0x4A12 (opening event), 1 byte: 1 open, 2 closed. Closing also ends
+// "left open" and "forcibly removed" (MS1BB).
+void ObjectDecoder::decode_opening_state() {
+  if (!length(1)) return;
+  if (data_[0] == 1) {
+    binary(Quantity::opening, true);
+    return;
+  }
+  if (data_[0] == 2) {
+    binary(Quantity::opening, false);
+    binary(Quantity::door_left_open, false);
+    binary(Quantity::tamper, false);
+    return;
+  }
+  reject("unknown opening state " + std::to_string(data_[0]));
+}
+
+// 0x0006 (5 bytes): key id u32, result u8 (0 match, 1 no match, 2 timeout, 3 low quality,
+// 4 insufficient area, 5 skin too dry, 6 skin too wet).
+void ObjectDecoder::decode_fingerprint_0006() {
+  if (!length(5)) return;
+  const std::uint8_t result = data_[4];
+  if (result >= kFingerprintResults.size()) {
+    reject("unknown fingerprint result " + std::to_string(result));
+    return;
+  }
+  binary(Quantity::fingerprint, result == 0);
+  number(Quantity::key_id, u32_le(data_, 0));
+  lock_event(kFingerprintResults[result]);
+}
+
+// 0x0007 (1 byte, or 5 with a u32 timestamp we do not need): 0 opened, 1 closed, 2 not closed in
+// time (left open), 3 knocked, 4 pried open, 5 stuck. Opening clears "stuck", closing clears
+// "left open" and "pried".
+void ObjectDecoder::decode_door_0007() {
+  if (data_.size() != 1 && !length(5)) return;
+  switch (data_[0]) {
+    case 0:
+      binary(Quantity::opening, true);
+      binary(Quantity::door_stuck, false);
+      return;
+    case 1:
+      binary(Quantity::opening, false);
+      binary(Quantity::door_left_open, false);
+      binary(Quantity::door_pried, false);
+      return;
+    case 2:
+      binary(Quantity::opening, true);
+      binary(Quantity::door_left_open, true);
+      return;
+    case 3:
+      binary(Quantity::opening, false);
+      lock_event(kDoorKnock);
+      return;
+    case 4:
+      binary(Quantity::opening, true);
+      binary(Quantity::door_pried, true);
+      return;
+    case 5:
+      binary(Quantity::opening, false);
+      binary(Quantity::door_stuck, true);
+      return;
+    default:
+      reject("unknown door event " + std::to_string(data_[0]));
+      return;
+  }
+}
+
+// 0x0008 (1 byte, or 5 with a u32 timestamp): 0 armed, 1 disarmed. DSL-C08 sends it when the
+// handle is lifted outside the door, which locks it by hand.
+void ObjectDecoder::decode_armed_0008() {
+  if (data_.size() != 1 && !length(5)) return;
+  if (data_[0] > 1) {
+    reject("unknown armed state " + std::to_string(data_[0]));
+    return;
+  }
+  binary(Quantity::armed, data_[0] == 0);
+  if (model_is("DSL-C08")) {
+    lock_event("lock_outside_the_door");
+    number(Quantity::lock_method, 10);  // manual
+  }
+}
+
+// 0x000B (9 bytes): byte 0 = action (low nibble, kLockActions) | method << 4 (lock_method_name),
+// key id u32 (key_id_text, or an alarm from kLockErrors), timestamp u32 (not needed).
+void ObjectDecoder::decode_lock_000b() {
+  if (!length(9)) return;
+  const std::uint8_t action_code = data_[0] & 0x0f;
+  const int method = data_[0] >> 4;
+  const std::uint32_t key = u32_le(data_, 1);
+  const LockAction* action = nullptr;
+  for (const LockAction& candidate : kLockActions) {
+    if (candidate.code == action_code) action = &candidate;
+  }
+  if (!action) {
+    reject("unknown lock action " + std::to_string(action_code));
+    return;
+  }
+  if (lock_method_name(method).empty()) {
+    reject("unknown lock method " + std::to_string(method));
+    return;
+  }
+  // Only ZNMS17LM tells its child lock and anti-lock apart; their actions say nothing about the lock.
+  if (action->part == LockPart::lock || !model_is("ZNMS17LM")) binary(Quantity::locked, !action->unlocked);
+  const LockError* error = lock_error(key);
+  if (!error) number(Quantity::key_id, key);
+  lock_event(action->event);
+  number(Quantity::lock_method, method);
+  if (error) lock_event(error->event);
+}
+
+// 0x4A68 (1 byte, SJWS02LM): 0 bottom sensor wet, 1 bottom dry, 2 top sensor wet, 3 top dry.
+void ObjectDecoder::decode_water_event_4a68() {
+  if (!length(1)) return;
+  switch (data_[0]) {
+    case 0:
+    case 1:
+      binary(Quantity::water_leak, data_[0] == 0);
+      return;
+    case 2:
+    case 3:
+      binary(Quantity::top_splash, data_[0] == 2);
+      return;
+    default:
+      reject("unknown water event " + std::to_string(data_[0]));
+      return;
+  }
+}
+
+// 0x6E16 (9 bytes, S400 scales): profile u8, then a u32 packing weight (bits 0–10, /10 kg), heart
+// rate (bits 11–17, + 50 bpm; 0 and 127 mean none) and impedance (bits 18–31, /10 Ω), then a u32
+// timestamp. The scale sends weight with the 50 kHz impedance first (not final yet), then the
+// 250 kHz impedance alone (final); weight alone is final too (measured with socks on); all zero:
+// the person stepped off.
+void ObjectDecoder::decode_scale_6e16() {
+  if (!length(9)) return;
+  const std::uint32_t packed = u32_le(data_, 1);
+  const std::uint32_t weight = packed & 0x7ff;
+  const std::uint32_t heart_rate = packed >> 11 & 0x7f;
+  const std::uint32_t impedance = packed >> 18;
+  number(Quantity::profile_id, data_[0]);
+  if (packed == 0) {
+    binary(Quantity::stabilized, false);
+    return;
+  }
+  if (weight != 0) number(Quantity::weight, weight / 10.0);
+  if (heart_rate > 0 && heart_rate < 127) number(Quantity::heart_rate, heart_rate + 50);
+  if (weight == 0 && heart_rate == 0) {
+    number(Quantity::impedance_high, impedance / 10.0);
+    binary(Quantity::stabilized, true);
+  } else if (impedance != 0) {
+    number(Quantity::impedance_low, impedance / 10.0);
+    binary(Quantity::stabilized, false);
+  } else {
+    binary(Quantity::stabilized, true);
+  }
 }
 
 void ObjectDecoder::decode() {
   switch (object_.id) {
     case 0x0003:  // 1 byte: motion/"approach" event, never cleared (MUE4094RT)
       if (length(1)) event(Quantity::motion_event);
+      return;
+    case 0x0006:  // 5 bytes: fingerprint (locks)
+      decode_fingerprint_0006();
+      return;
+    case 0x0007:  // 1 or 5 bytes: door event (locks)
+      decode_door_0007();
+      return;
+    case 0x0008:  // 1 or 5 bytes: armed (locks)
+      decode_armed_0008();
+      return;
+    case 0x000B:  // 9 bytes: lock event
+      decode_lock_000b();
       return;
     case 0x000A:  // 2 bytes: body temperature s16 / 100 °C (MMC-W505)
       if (length(2)) number(Quantity::temperature, s16_le(data_, 0) / 100.0);
@@ -345,23 +652,24 @@ void ObjectDecoder::decode() {
       return;
     case 0x4804:  // 1 byte: opening state 1 open / 2 closed (MS1BB)
     case 0x4A12:  // 1 byte: opening event, same values
-      if (!length(1)) return;
-      if (data_[0] == 1) {
-        binary(Quantity::opening, true);
-        return;
-      }
-      if (data_[0] == 2) {
-        binary(Quantity::opening, false);
-        binary(Quantity::door_left_open, false);
-        return;
-      }
-      reject("unknown opening state " + std::to_string(data_[0]));
+      decode_opening_state();
       return;
     case 0x4805:  // 4 bytes: illuminance float32 lx
       if (length(4)) float_number(Quantity::illuminance);
       return;
-    case 0x4806:  // 1 byte: water detected (≠0)
+    case 0x4806:  // 1 byte: water detected (≠0); on SJWS02LM by its bottom sensor
       if (length(1)) binary(Quantity::water_leak, data_[0] != 0);
+      return;
+    case 0x480C:  // 1 byte: door/window 0 open, 1 closed (MC-COMM)
+      if (!length(1)) return;
+      if (data_[0] > 1) {
+        reject("unknown door state " + std::to_string(data_[0]));
+        return;
+      }
+      binary(Quantity::opening, data_[0] == 0);
+      return;
+    case 0x487B:  // 1 byte: water on the top sensor (≠0) (SJWS02LM)
+      if (length(1)) binary(Quantity::top_splash, data_[0] != 0);
       return;
     case 0x4808:  // 4 bytes: humidity float32 %
     case 0x4C08:
@@ -419,15 +727,33 @@ void ObjectDecoder::decode() {
       }
       button({0, PressKind::single, 0});
       return;
+    case 0x4A68:
+      decode_water_event_4a68();
+      return;
     case 0x4A1A:  // 1 byte: 1 = door left open (MS1BB)
       if (!length(1)) return;
       if (data_[0] == 1) binary(Quantity::opening, true);
       binary(Quantity::door_left_open, data_[0] == 1);
       return;
+    case 0x4E16: {  // 9 bytes: profile u8, weight u32 / 100 kg, timestamp u32 (S200 scale)
+      if (!length(9)) return;
+      const std::uint32_t weight = u32_le(data_, 1);
+      if (weight == 0) return;  // nothing on the scale
+      number(Quantity::weight, weight / 100.0);
+      number(Quantity::profile_id, data_[0]);
+      return;
+    }
+    case 0x5413:  // 1 byte: someone present close to the sensor (≠0) (ES5BB)
+      if (length(1)) binary(Quantity::occupancy_close_range, data_[0] != 0);
+      return;
+    case 0x6E16:
+      decode_scale_6e16();
+      return;
     default:
-      // Unknown ids, and ids we recognise but do not turn into readings: lock events (0x0006,
-      // 0x0007, 0x0008, 0x000B, 0x100E), scales (0x4E16, 0x6E16), presence durations (0x4851,
-      // 0x4852), display and bed objects (0x6012, 0x605D, 0x5A16, 0x5403).
+      // Unknown ids, and ids we recognise but do not turn into readings: the lock attribute
+      // bitmap 0x100E (one model, no vector), presence durations 0x4851/0x4852 (u8 minutes in
+      // xiaomi-ble, u32 in ble_monitor: the layouts disagree), display and bed objects (0x6012,
+      // 0x605D, 0x5A16, 0x5403).
       out_.raw.push_back(object_);
       return;
   }
@@ -437,7 +763,7 @@ void ObjectDecoder::decode() {
 
 const QuantityInfo& quantity_info(Quantity quantity) {
   // Indexed by the enum's value: keep in declaration order (test_xiaomi_ble_objects checks it).
-  static const std::array<QuantityInfo, 27> kInfo = {{
+  static const std::array<QuantityInfo, 43> kInfo = {{
       {"temperature", "°C", ValueKind::number},
       {"humidity", "%", ValueKind::number},
       {"battery", "%", ValueKind::number},
@@ -452,6 +778,13 @@ const QuantityInfo& quantity_info(Quantity quantity) {
       {"kettle_state", "", ValueKind::number},
       {"toothbrush_counter", "", ValueKind::number},
       {"toothbrush_score", "", ValueKind::number},
+      {"weight", "kg", ValueKind::number},
+      {"impedance_low", "Ω", ValueKind::number},
+      {"impedance_high", "Ω", ValueKind::number},
+      {"heart_rate", "bpm", ValueKind::number},
+      {"profile_id", "", ValueKind::number},
+      {"lock_method", "", ValueKind::number},
+      {"key_id", "", ValueKind::number},
       {"opening", "", ValueKind::binary},
       {"door_left_open", "", ValueKind::binary},
       {"motion", "", ValueKind::binary},
@@ -463,10 +796,19 @@ const QuantityInfo& quantity_info(Quantity quantity) {
       {"low_battery", "", ValueKind::binary},
       {"tamper", "", ValueKind::binary},
       {"toothbrush", "", ValueKind::binary},
+      {"top_splash", "", ValueKind::binary},
+      {"occupancy_close_range", "", ValueKind::binary},
+      {"stabilized", "", ValueKind::binary},
+      {"locked", "", ValueKind::binary},
+      {"armed", "", ValueKind::binary},
+      {"fingerprint", "", ValueKind::binary},
+      {"door_pried", "", ValueKind::binary},
+      {"door_stuck", "", ValueKind::binary},
       {"motion_event", "", ValueKind::event},
       {"button", "", ValueKind::event},
+      {"lock_event", "", ValueKind::event},
   }};
-  static_assert(static_cast<std::size_t>(Quantity::button) + 1 == kInfo.size());
+  static_assert(static_cast<std::size_t>(Quantity::lock_event) + 1 == kInfo.size());
   return kInfo[static_cast<std::size_t>(quantity)];
 }
 
@@ -482,8 +824,47 @@ std::string_view press_kind_name(PressKind kind) {
       return "rotate";
     case PressKind::rotate_while_pressed:
       return "rotate_pressed";
+    case PressKind::rotate_left:
+      return "rotate_left";
+    case PressKind::rotate_right:
+      return "rotate_right";
   }
   return "single";
+}
+
+std::string_view lock_method_name(int code) {
+  static constexpr std::array<std::string_view, 16> kNames = {
+      "bluetooth", "password", "biometrics", "key", "turntable", "nfc", "one_time_password",
+      "two_step_verification", "coercion", "homekit", "manual", "automatic", "", "", "", "abnormal"};
+  if (code < 0 || code >= static_cast<int>(kNames.size())) return {};
+  return kNames[static_cast<std::size_t>(code)];
+}
+
+std::string key_id_text(std::uint32_t key_id) {
+  if (key_id == 0x00000000) return "administrator";
+  if (key_id == 0xFFFFFFFF) return "unknown operator";
+  if (key_id == 0xDEADBEEF) return "invalid operator";
+  if (key_id < 0x80000000) return "bluetooth key " + std::to_string(key_id);
+  // 0x80TTNNNN: key type TT, key number NNNN.
+  static constexpr std::array<std::string_view, 8> kKinds = {
+      "fingerprint", "password", "key", "nfc", "two-step verification", "face", "finger veins", "palm print"};
+  const std::uint32_t kind = key_id >> 16 & 0x7fff;
+  if (kind >= 1 && kind <= kKinds.size()) {
+    return std::string(kKinds[kind - 1]) + " " + std::to_string(key_id & 0xffff);
+  }
+  return "key id " + std::to_string(key_id);
+}
+
+const std::vector<std::string_view>& lock_event_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const LockAction& action : kLockActions) out.push_back(action.event);
+    for (const LockError& error : kLockErrors) out.push_back(error.event);
+    out.insert(out.end(), kFingerprintResults.begin(), kFingerprintResults.end());
+    out.push_back(kDoorKnock);
+    return out;
+  }();
+  return names;
 }
 
 std::optional<double> DecodedObjects::value(Quantity quantity) const {
@@ -505,13 +886,9 @@ std::optional<ButtonEvent> DecodedObjects::button_event() const {
 Result<std::vector<Object>> split_objects(ByteView objects) {
   std::vector<Object> out;
   ByteReader reader(objects);
-  while (reader.remaining() > 0) {
+  // 1–2 bytes after the last object cannot hold a header: ignored, keeping the objects before them.
+  while (reader.remaining() >= kObjectHeaderSize) {
     const std::size_t offset = reader.offset();
-    if (reader.remaining() < kObjectHeaderSize) {
-      return parse_error("trailing " + std::to_string(reader.remaining()) +
-                             " bytes cannot hold an object header (id 2 + length 1)",
-                         offset);
-    }
     const std::uint16_t id = *reader.u16_le();
     const std::uint8_t length = *reader.u8();
     const std::optional<ByteView> data = reader.take(length);
@@ -529,7 +906,14 @@ DecodedObjects decode_objects(const std::vector<Object>& objects, std::uint16_t 
   const Product* product = find_product(product_id);
   const std::string_view model = product ? product->model : std::string_view{};
   DecodedObjects out;
-  for (const Object& object : objects) ObjectDecoder(object, model, out).decode();
+  for (const Object& object : objects) {
+    // Another model's meaning of a device-specific id would be a wrong reading: kept raw.
+    if (is_device_specific(object.id) && !(product && product->defines(object.id))) {
+      out.raw.push_back(object);
+      continue;
+    }
+    ObjectDecoder(object, model, out).decode();
+  }
   return out;
 }
 

@@ -5,6 +5,8 @@
 // The table informs; it does not decide. The frame's own control bits say whether a frame is
 // encrypted and which scheme it uses, and objects of an unknown product are still decoded with the
 // generic rules (the most common user report upstream is "unknown product id", research §1.6).
+// It is also the one place that says which device-specific objects (ids 0x4800 and up, whose
+// meaning each model defines) a product sends: the object decoder decodes those only for it.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +37,12 @@ struct Product {
   bool sleepy = false;
   // The readings the product is known to send (what a device kind declares as entities).
   std::vector<Quantity> quantities;
+  // The device-specific objects (is_device_specific ids) it defines; other ids of that range are
+  // kept raw for it.
+  std::vector<std::uint16_t> device_objects = {};
 
   bool sends(Quantity quantity) const;
+  bool defines(std::uint16_t object_id) const;
 };
 
 // nullptr for an id that is not in the table.

@@ -294,3 +294,59 @@ def test_ble_devices_added_and_removed_by_reload(fake, daemon, mqtt_client):
         assert_clean(d)
     finally:
         watcher.close()
+
+
+# Frames from xiaomi-ble's published tests (docs/ble.md), with the readings that peer expects.
+# MMC-W505 (plain v2): object 0x000A 34.45 °C, then one trailing byte that must not cost the reading.
+W505 = bytes.fromhex("702291030fdbab531824d0090a0002750d07")
+W505_MAC = "D0:24:18:53:AB:DB"
+# XMMF01JQD magic cube (plain v3): object 0x1001 byte 0 = 1, the direction: rotate_left.
+CUBE = bytes.fromhex("5030e1048e54d3e63053e2011003010000")
+CUBE_MAC = "E2:53:30:E6:D3:54"
+# LYWSDCGQ (encrypted v5, the suite's public key) carrying 0x560D and 0x560E: button objects of
+# other products, which a thermo-hygrometer does not define: nothing comes of them.
+ROUND_BUTTONS = bytes.fromhex("5859aa01b4e6fea138c1a4ff47a4daba202c2f090000e761ffec")
+ROUND_MAC = "A4:C1:38:A1:FE:E6"
+ROUND_KEY = "8bdff7d0f70fa7f5c68f42157b5fd65b"
+# ZNMS16LM lock (plain v4 like the suite's ZNMS16LM frames, our own counter 0x42): object 0x000B
+# 1f 0300dec0 f76c7c65 = password (1) << 4 | abnormal (15), key id 0xC0DE0003 (the lock-picking
+# alarm), a timestamp. Two events in one frame: the action, then the alarm.
+LOCK = bytes.fromhex("50449e0642918aeb441fd70b00091f0300dec0f76c7c65")
+LOCK_MAC = "D7:1F:44:EB:8A:91"
+
+
+def test_peer_vectors_end_to_end_trailing_bytes_cube_foreign_objects_and_event_order(fake, daemon, mqtt_client):
+    for mac, name in ((W505_MAC, "MMC-W505"), (CUBE_MAC, "cube"), (ROUND_MAC, "LYWSDCGQ"), (LOCK_MAC, "lock")):
+        fake.add_device(mac, name=name)
+    d = daemon({
+        "baby_thermometer": sensor(W505_MAC),
+        "cube": sensor(CUBE_MAC),
+        "round_sensor": sensor(ROUND_MAC, ROUND_KEY),
+        "front_door": sensor(LOCK_MAC),
+    }, ble={"adapter": "hci0"})
+    wait_scanning(d)
+
+    since = mqtt_client.mark()
+    fake.advertise(W505_MAC, W505, rssi=-60)
+    _, state = mqtt_client.wait_for_json(BASE + "/baby_thermometer", since=since)
+    assert state["temperature"] == 34.45, state
+
+    fake.advertise(CUBE_MAC, CUBE, rssi=-60)
+    mqtt_client.wait_for_json(BASE + "/cube", lambda s: s.get("action") == "", since=since)
+    assert [m.json()["action"] for m in mqtt_client.find(BASE + "/cube", since=since)] == ["rotate_left", ""]
+
+    # Each event of the lock's frame is a state of its own, in frame order, then the clear.
+    fake.advertise(LOCK_MAC, LOCK, rssi=-60)
+    mqtt_client.wait_for_json(BASE + "/front_door", lambda s: s.get("action") == "", since=since)
+    states = [m.json() for m in mqtt_client.find(BASE + "/front_door", since=since)]
+    assert [s["action"] for s in states] == ["abnormal", "lock_picking", ""], states
+    assert states[0]["locked"] is False and states[0]["lock_method"] == "password", states[0]
+    assert "key_id" not in states[0]  # the key id named an alarm, not a key
+
+    # The round sensor's 0x560D/0x560E: decrypted, accepted (online), but no reading and no action.
+    fake.advertise(ROUND_MAC, ROUND_BUTTONS, rssi=-60)
+    mqtt_client.wait_for(BASE + "/round_sensor/availability", payload="online", since=since)
+    _, state = mqtt_client.wait_for_json(BASE + "/round_sensor", since=since)
+    assert set(state) <= {"rssi", "last_seen"}, state
+    assert not re.search(r"round_sensor: .*(failed decryption|rejected)", d.log_text())
+    assert_clean(d)

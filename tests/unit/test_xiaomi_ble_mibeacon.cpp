@@ -445,6 +445,26 @@ TEST_CASE("mibeacon: research §3.1 plain frames give the expected values", "[xi
   check_value(a.objects, Quantity::temperature, 90);
 }
 
+TEST_CASE("mibeacon: 1-2 bytes after the last object are ignored, the objects kept", "[xiaomi_ble][vectors]") {
+  // xiaomi-ble test_Xiaomi_MMC_W505: FC 2270 (v2, capability 0x09), pid 0391 MMC-W505, object
+  // 000a len 2 750d (3445 → 34.45 °C), then one byte 07 that cannot hold an object header.
+  DecodedAdvert a = decode_ok("702291030fdbab531824d0090a0002750d07", "D0:24:18:53:AB:DB", "");
+  CHECK(a.product->model == "MMC-W505");
+  check_value(a.objects, Quantity::temperature, 34.45);
+  CHECK(a.objects.readings.size() == 1);
+  CHECK(a.objects.rejected.empty());
+  // Two trailing bytes after V1's two objects: the same three readings.
+  a = decode_ok("5020aa01a3bf2e3b342d580d1004b40095020a10013b0d10", "58:2D:34:3B:2E:BF", "");
+  check_value(a.objects, Quantity::temperature, 18.0);
+  check_value(a.objects, Quantity::battery, 59);
+  CHECK(a.objects.readings.size() == 3);
+  // Three are a header whose data runs past the end: still malformed, at that header.
+  const Result<DecodedAdvert> overrun =
+      decode_advert(hex("5020aa01a3bf2e3b342d580d1004b40095020a10013b0d1004"), mac("58:2D:34:3B:2E:BF"), {});
+  REQUIRE_FALSE(overrun);
+  CHECK(overrun.error().offset == 22);
+}
+
 // ---- encrypted vectors -------------------------------------------------------------------------
 
 TEST_CASE("mibeacon: research §3.2 v4/v5 frames parse and decrypt", "[xiaomi_ble][vectors]") {
