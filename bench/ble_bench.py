@@ -4,7 +4,7 @@ ctest never runs it.
 
 (a) codec: parse + decrypt + decode cost per encrypted MiBeacon advert, cloudless' decode_advert
     (bench_ble_codec, C++/OpenSSL EVP) against the same work in Python with python3-cryptography's
-    AESCCM (bench/ble_codec_python.py), on research/ble.md §3 vectors (v5 V16, V18; v4 S1); the ratio.
+    AESCCM (bench/ble_codec_python.py), on docs/ble.md §3 vectors (v5 V16, V18; v4 S1); the ratio.
     Both sides report CPU time of their own process, so other load on the machine inflates them less.
 
 (b) daemon: adverts per second from D-Bus to MQTT on one core. A fake bluetoothd (python-dbusmock's
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 PY = "/usr/bin/python3"
 BASE_TOPIC = "cloudless"
-KEY = bytes.fromhex("e9ea895fac7cca6d30532432a516f3a8")  # research §3.2 V16's key, reused for every sensor
+KEY = bytes.fromhex("e9ea895fac7cca6d30532432a516f3a8")  # docs/ble.md §3.2 V16's key, reused for every sensor
 PRODUCT_ID = 0x055B  # LYWSD03MMC
 
 
@@ -68,7 +68,7 @@ def sensor_macs(count):
 
 def make_frames(macs, per_sensor):
     """v5 encrypted frames (FC 0x5858: MAC, object, encrypted, auth 2), alternating a temperature
-    (0x1004) and a humidity (0x1006) object, counter 1, 2, 3... per sensor (research §2.1 layout)."""
+    (0x1004) and a humidity (0x1006) object, counter 1, 2, 3... per sensor (docs/ble.md §2.1 layout)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESCCM
     cipher = AESCCM(KEY, tag_length=4)
     frames = {mac: [] for mac in macs}

@@ -25,7 +25,7 @@ struct Vector {
   double value;
 };
 
-// research/ble.md §3.2 (real captures) and §3.4 S1 (the synthetic v4 frame: no real v4 capture exists).
+// docs/ble.md §3.2 (real captures) and §3.4 S1 (the synthetic v4 frame: no real v4 capture exists).
 constexpr Vector kVectors[] = {
     {"v5_lywsd03mmc_V16", "A4:C1:38:02:83:F4", "58585b0550f4830238c1a495ef58763c26000097e2abb5",
      "e9ea895fac7cca6d30532432a516f3a8", Quantity::humidity, 46.7},

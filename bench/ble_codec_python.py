@@ -2,7 +2,7 @@
 """The same work as bench_ble_codec, in Python with python3-cryptography's AESCCM: parse the MiBeacon
 frame (frame control, product id, counter, reversed MAC checked against the advertiser, capability),
 build the 12-byte nonce, decrypt and check the 4-byte MIC (AAD 0x11), split the object TLVs and
-decode them (research/ble.md §1–§2). Written here for the benchmark; same vectors as the C++ side.
+decode them (docs/ble.md §1–§2). Written here for the benchmark; same vectors as the C++ side.
 
 Two timings per vector: `fresh` builds the AESCCM object (key schedule) for every advert, as
 cloudless' decode_advert does (it is given the key on every call); `cached` keeps one AESCCM object

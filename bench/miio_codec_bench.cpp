@@ -13,7 +13,7 @@ using namespace cloudless::miio;
 int main(int argc, char** argv) {
   const int iterations = argc > 1 ? std::stoi(argv[1]) : 200000;
   const Token token = *parse_token("00112233445566778899aabbccddeeff");
-  // research/miio.md §6.7 vectors 5 and 6: a MIoT get_properties request and its reply.
+  // docs/miio.md §6.7 vectors 5 and 6: a MIoT get_properties request and its reply.
   const nlohmann::json params = nlohmann::json::parse(
       R"([{"did":"power","siid":2,"piid":1},{"did":"electric_power","siid":5,"piid":6}])");
   const std::string reply_text =

@@ -1,4 +1,4 @@
-// The user's configuration (PRODUCT.md "The configuration"), loaded from YAML into plain structs and
+// The user's configuration (docs/contract.md "The configuration"), loaded from YAML into plain structs and
 // validated in full at load time: every problem is reported as "file:line: key: what is wrong",
 // unknown keys are errors, and secrets (*_file) are read here so that nothing fails at first packet.
 #pragma once
@@ -79,7 +79,7 @@ struct MideaDeviceConfig {
   std::chrono::milliseconds poll_interval{30000};
   std::chrono::milliseconds timeout{2000};  // per attempt: connect + handshake, or one reply
   // How the unit writes power and energy in group-4 replies; nothing on the wire says which
-  // (research/midea.md §4.8), so the user picks it when the readings look wrong.
+  // (docs/midea.md §4.8), so the user picks it when the readings look wrong.
   midea::EnergyFormat energy_format = midea::EnergyFormat::bcd;
   // The target temperature step offered to Home Assistant and applied to commands: 0.5 or 1 °C.
   // The set command and the state carry half degrees (body byte 2, bit 4; docs/midea.md §4.3,

@@ -72,7 +72,7 @@ int Daemon::run() {
   for (const auto& device : config_.devices) add_device(device);
   bridge_->start();
   wait_for_signal();
-  // Ready once the config is loaded and the loop runs; the broker may come later (bridges.md §4.1).
+  // Ready once the config is loaded and the loop runs; the broker may come later (docs/bridges.md §4.1).
   notifier_.ready();
   notifier_.start_watchdog();
   update_status();

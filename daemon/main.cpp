@@ -1,5 +1,5 @@
 // cloudless: bridges smart-home devices to MQTT without their vendors' clouds. This file only parses
-// the command line (PRODUCT.md "The binary") and hands over to daemon/cli.
+// the command line (docs/contract.md "The binary") and hands over to daemon/cli.
 #include <cstdio>
 #include <string>
 
@@ -184,12 +184,12 @@ int main(int argc, char** argv) {
       "Connect and log in with the token `cloudless ble register` stored (or the device's `token:` in the "
       "config): exit 0 when the device proves it knows the same token, 1 with the reason otherwise. Changes "
       "nothing on the device. Legacy Mi auth login constants are unverified on hardware: --seed-byte-order "
-      "and --short-key select the seed's reading instead of the Mi SDK's.");
+      "and --short-key select the reading of the published write-up (docs/ble.md §S2) instead of the Mi SDK's.");
   add_gatt_options(ble_login_command);
   ble_login_command->add_flag("--seed-byte-order", ble_gatt_options.legacy_big_endian,
-                              "legacy login: send the constants big-endian, as the seed prints them");
+                              "legacy login: send the constants big-endian, as the published write-up (docs/ble.md §S2) prints them");
   ble_login_command->add_flag("--short-key", ble_gatt_options.legacy_short_key,
-                              "legacy login: a 4-byte session key (the seed) instead of 12 bytes (Mi Home)");
+                              "legacy login: a 4-byte session key (docs/ble.md §S2) instead of 12 bytes (Mi Home)");
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,4 @@
-// `cloudless ble scan` and `cloudless ble bindkey` (PRODUCT.md "The binary", issue #5).
+// `cloudless ble scan` and `cloudless ble bindkey` (docs/contract.md "The binary", issue #5).
 //
 // scan: BlueZ adverts (ble_scan_source.h) → MiBeacon decode (protocols/xiaomi_ble) → one table row
 //   per Xiaomi advertiser once the time is up. Unconfigured sensors are never published by the

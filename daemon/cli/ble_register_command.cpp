@@ -1,4 +1,4 @@
-// `cloudless ble register MAC` and `cloudless ble login MAC` (PRODUCT.md "The binary", issue #6):
+// `cloudless ble register MAC` and `cloudless ble login MAC` (docs/contract.md "The binary", issue #6):
 // bind keys and tokens straight from the device, no cloud, no phone.
 //
 //   GattClient::connect(mac) ─▶ which auth? (0x0019 present: standard, else 0x0001: legacy)
@@ -9,7 +9,7 @@
 //
 // Registering makes us the device's owner: a standard-auth device forgets its Mi Home binding (new
 // token, new bind key), which is why it is a command the user types and never something the daemon
-// does on its own (research ble.md §10).
+// does on its own (docs/ble.md §10).
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -336,8 +336,8 @@ int ble_login(const BleGattOptions& options) {
       command.fail("the device offers no Mi service characteristics (0x0001 or 0x0019)");
       return;
     }
-    // Legacy: the seed's login. Its constants' byte order and key length are unverified on hardware
-    // (research §10): the SDK's reading by default, the seed's with --seed-byte-order / --short-key.
+    // Legacy: the login of docs/ble.md §S2. Its constants' byte order and key length are unverified on hardware
+    // (docs/ble.md §10): the SDK's reading by default, the write-up's with --seed-byte-order / --short-key.
     ble::LegacyLoginParams params;
     params.token = token_array;
     params.variant.little_endian_constants = !options.legacy_big_endian;

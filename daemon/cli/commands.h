@@ -1,4 +1,4 @@
-// The one-shot subcommands of `cloudless` (PRODUCT.md "The binary"). Each returns the exit code:
+// The one-shot subcommands of `cloudless` (docs/contract.md "The binary"). Each returns the exit code:
 // 0 ok, 1 runtime failure, 2 usage, 78 configuration error.
 #pragma once
 
@@ -89,8 +89,8 @@ struct BleGattOptions {
   double timeout_s = 30;          // how long to wait for the device to show up
   std::string config_path;
   bool config_given = false;
-  bool legacy_big_endian = false;  // login: the seed's printed byte order instead of the SDK's
-  bool legacy_short_key = false;   // login: the seed's 4-byte session key instead of Mi Home's 12
+  bool legacy_big_endian = false;  // login: the printed byte order of docs/ble.md §S2 instead of the SDK's
+  bool legacy_short_key = false;   // login: the 4-byte session key of docs/ble.md §S2 instead of Mi Home's 12
 };
 // Becomes the device's owner over GATT (standard or legacy Mi auth) and stores token and bind key.
 int ble_register(const BleGattOptions& options);

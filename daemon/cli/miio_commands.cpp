@@ -167,7 +167,7 @@ int miio_provision(const ProvisionOptions& options) {
                            "already: look for it in your router's DHCP leases\n");
     return report_failure(target, result);
   }
-  // Firmware answers 0, "ok", "OK" or ["ok"] (research §4.2; python-miio crashes on the bare 0).
+  // Firmware answers 0, "ok", "OK" or ["ok"] (docs/miio.md §4.2; python-miio crashes on the bare 0).
   if (!miio::is_ok_result(result.result)) {
     std::fprintf(stderr, "cloudless: the device refused the WLAN settings: %s\n", result.result.dump().c_str());
     return kExitFailure;

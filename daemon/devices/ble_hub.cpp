@@ -165,7 +165,7 @@ void BleHub::configure(config::BleConfig config) {
 
 void BleHub::start_scanner() {
   ble::ScannerOptions options;
-  // research bridges.md §2.3 item 7: the BLE stack silently stops after hours; the watchdog restarts
+  // docs/bridges.md §2.3 item 7: the BLE stack silently stops after hours; the watchdog restarts
   // discovery when no advert at all (from any device) arrived for this long.
   options.watchdog = std::chrono::duration_cast<std::chrono::milliseconds>(config_.scan_watchdog);
   scanner_ = ble::AdvertScanner::create(io_, std::move(options));

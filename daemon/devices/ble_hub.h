@@ -12,7 +12,7 @@
 // restarted by a SIGHUP reload does not restart the scan).
 //
 // Adverts from MACs nobody subscribed to are counted and dropped here: unconfigured advertisers are
-// never published (entity spam is a top complaint, research bridges.md §2.3 item 3); `cloudless ble
+// never published (entity spam is a top complaint, docs/bridges.md §2.3 item 3); `cloudless ble
 // scan` lists them instead.
 //
 // Everything runs on the io_context thread. The hub must outlive its subscriptions (the Daemon owns it

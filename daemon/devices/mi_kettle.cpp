@@ -23,7 +23,7 @@ namespace {
 namespace ble = xiaomi_ble;
 using nlohmann::json;
 
-// Kettle characteristics (kettle.h; research ble.md §4.3): short ids in the Bluetooth base UUID (§10).
+// Kettle characteristics (kettle.h; docs/ble.md §4.3): short ids in the Bluetooth base UUID (§10).
 constexpr std::uint16_t kSetup = ble::kKettleSetupChar;          // write: [keep-warm type, temperature]
 constexpr std::uint16_t kStatus = ble::kKettleStatusChar;        // notify: action, mode, temperatures, type
 constexpr std::uint16_t kTimeLimit = ble::kKettleTimeLimitChar;  // r/w: keep-warm time limit, hours × 2

@@ -1,6 +1,6 @@
 // Device kind: the Xiaomi Mi smart kettle (YM-K1501, product id 131; YM-K1501EU, 275), controlled over
-// a GATT connection with the legacy Mi auth (research ble.md §4.2, §4.3, §10). It turns the kettle's
-// status notifications into the kettle state of PRODUCT.md and writes its keep-warm settings:
+// a GATT connection with the legacy Mi auth (docs/ble.md §4.2, §4.3, §10). It turns the kettle's
+// status notifications into the kettle state of docs/contract.md and writes its keep-warm settings:
 //   {"action":"heating","mode":"boil","temperature":45,"keep_warm_temperature":80,
 //    "keep_warm_type":"heat_to","keep_warm_time_limit":12,"turn_off_after_boil":false,"rssi":-70}
 // (last_seen is added by the MQTT bridge from Device::last_seen()).

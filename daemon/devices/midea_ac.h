@@ -1,6 +1,6 @@
 // Device kind: a Midea-family air conditioner on the LAN (V2, or V3 with token/key), bridged as a
 // Home Assistant climate entity plus sensors and switches. It turns LanSession results into the
-// air-conditioner state of PRODUCT.md; protocol work stays in protocols/midea.
+// air-conditioner state of docs/contract.md; protocol work stays in protocols/midea.
 //
 //   start ─▶ poll: [B5 capabilities, page 1..n, once per run] ─▶ 0x41 state query ─▶ C0
 //                  ─▶ [group 4 power/energy] ─▶ [group 5 humidity] ─▶ publish ─▶ wait poll_interval

@@ -1,4 +1,4 @@
-// The air-conditioner state payload of PRODUCT.md, built in one place so that the daemon's
+// The air-conditioner state payload of docs/contract.md, built in one place so that the daemon's
 // `cloudless/<id>` message and `cloudless midea query` print literally the same thing:
 //   {"state":"ON","mode":"cool","target_temperature":24.5,"indoor_temperature":26.1,
 //    "outdoor_temperature":31.0,"fan_mode":"auto","swing_mode":"vertical","preset":"none",

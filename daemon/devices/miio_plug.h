@@ -1,5 +1,5 @@
 // Device kind: a Xiaomi miIO WiFi plug (legacy get_prop or MIoT get_properties), polled on a timer.
-// It turns session results into the plug state of PRODUCT.md; protocol work stays in protocols/miio.
+// It turns session results into the plug state of docs/contract.md; protocol work stays in protocols/miio.
 #pragma once
 
 #include <chrono>

@@ -18,7 +18,7 @@ namespace ble = xiaomi_ble;
 using ble::Quantity;
 using nlohmann::json;
 
-// expire_after per quantity (research bridges.md §5.3). Chatty devices (thermometers, plant sensors)
+// expire_after per quantity (docs/bridges.md §5.3). Chatty devices (thermometers, plant sensors)
 // send each measurement every few minutes; 1 h is about 3 cycles of the slowest (LYWSD03MMC stock
 // firmware rotates temperature, humidity and battery objects over ~10 min) plus room for adverts lost
 // to a Pi's shared WiFi/BT radio. Battery, and everything a sleepy device sends only when something
@@ -28,10 +28,10 @@ constexpr int kMeasurementExpiry = 3600;
 constexpr int kLongExpiry = 25 * 3600;
 
 // The state key of a quantity. Several quantities share one: motion sensors and presence sensors both
-// say "occupancy" (zigbee2mqtt's name, PRODUCT.md), and every event lands in "action".
+// say "occupancy" (zigbee2mqtt's name, docs/contract.md), and every event lands in "action".
 std::string state_key(Quantity quantity) {
   switch (quantity) {
-    case Quantity::opening: return "contact";  // inverted: contact true = closed (PRODUCT.md)
+    case Quantity::opening: return "contact";  // inverted: contact true = closed (docs/contract.md)
     case Quantity::motion: return "occupancy";
     case Quantity::power: return "power_state";  // "power" is watts on plugs
     case Quantity::low_battery: return "battery_low";
@@ -163,8 +163,8 @@ int digits(Quantity quantity) {
   }
 }
 
-// research ble.md §1.5 object 0x1005: 0 idle, 1 heating, 2 boiling then keeping warm, 3 heating
-// then keeping warm, 4 error. PRODUCT.md's kettle `action` vocabulary: idle, heating, keeping_warm.
+// docs/ble.md §1.5 object 0x1005: 0 idle, 1 heating, 2 boiling then keeping warm, 3 heating
+// then keeping warm, 4 error. docs/contract.md's kettle `action` vocabulary: idle, heating, keeping_warm.
 std::optional<std::string> kettle_action(double state) {
   switch (static_cast<int>(state)) {
     case 0: return "idle";
@@ -445,7 +445,7 @@ void XiaomiBleSensor::on_advert(const BleAdvert& advert) {
     report(Problem::unencrypted, now, "frame " + to_hex(frame));
     return;
   }
-  // Only after the MIC passed (research ble.md §2.1: an unauthenticated counter must not move state).
+  // Only after the MIC passed (docs/ble.md §2.1: an unauthenticated counter must not move state).
   const ble::CounterVerdict verdict = counter_filter_.check(result.beacon, now);
   if (verdict == ble::CounterVerdict::duplicate) {
     ++counters_.duplicates;

@@ -2,7 +2,7 @@
 // plant sensors, buttons...). It never connects: it listens to the adverts of its configured MAC
 // through the daemon's BleHub, decodes them with protocols/xiaomi_ble (decode_advert: parse, check
 // the MAC, decrypt with the bindkey, decode objects with the product's rules) and turns readings into
-// the BLE sensor state of PRODUCT.md:
+// the BLE sensor state of docs/contract.md:
 //   {"temperature":22.4,"humidity":48.2,"battery":87,"rssi":-71,"last_seen":"…"}
 //   door {"contact":true,…} (true = closed), motion {"occupancy":true,"illuminance":12,…}
 //
@@ -10,10 +10,10 @@
 //          ─▶ readings → state JSON (+ rssi) ─▶ publish; new quantity → entities grow
 //   silence timer: no accepted advert for `offline_after` → availability offline
 //
-// Entities are declared from the product table (research ble.md §1.6) once the product id is known
+// Entities are declared from the product table (docs/ble.md §1.6) once the product id is known
 // (from an advert, from `product_id:` in the config, or remembered in state_dir) and extended when a
 // quantity the table does not list shows up. Each gets an HA expire_after sized per quantity
-// (research bridges.md §5.3): ~3 advert cycles for the measurements of chatty devices, 25 h for
+// (docs/bridges.md §5.3): ~3 advert cycles for the measurements of chatty devices, 25 h for
 // battery and for everything a sleepy (event-driven) device sends.
 //
 // Nothing wrong is ever published: adverts that fail the MIC (wrong bindkey), malformed or truncated
@@ -59,7 +59,7 @@ class XiaomiBleSensor : public model::Device {
   struct Options {
     // Availability goes offline after this long without an accepted advert. Default: the longest
     // expire_after of the device's entities (25 h: battery), so the availability topic agrees with
-    // what Home Assistant shows (research bridges.md §5.3 "the long timeout").
+    // what Home Assistant shows (docs/bridges.md §5.3 "the long timeout").
     std::optional<std::chrono::milliseconds> offline_after;
   };
 

@@ -75,7 +75,7 @@ Entity signal_strength(std::string key) {
 }
 
 Entity moisture(std::string key) { return measurement(std::move(key), "moisture", "%"); }
-// HA has the conductivity device class since 2024.11 (PRODUCT.md requires 2024.12).
+// HA has the conductivity device class since 2024.11 (docs/contract.md requires 2024.12).
 Entity conductivity(std::string key) { return measurement(std::move(key), "conductivity", "µS/cm"); }
 
 Entity formaldehyde(std::string key) {

@@ -1,4 +1,4 @@
-// The MQTT side of the daemon: maps the device model to the topics and payloads of PRODUCT.md and to
+// The MQTT side of the daemon: maps the device model to the topics and payloads of docs/contract.md and to
 // Home Assistant discovery. It knows entities and JSON, never a packet byte. All methods run on the
 // io_context thread; Paho's callbacks are posted onto it by MqttConnection.
 #pragma once

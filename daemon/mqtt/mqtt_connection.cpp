@@ -168,7 +168,7 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
         .connect_timeout(std::chrono::seconds(10))
         .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30));
     if (!options.will.topic.empty()) {
-      // std::string, not a literal: will_options(topic, "offline", …) is ambiguous in 1.2.0 (build.md §7).
+      // std::string, not a literal: will_options(topic, "offline", …) is ambiguous in 1.2.0 (docs/build.md §7).
       builder.will(mqtt::will_options(options.will.topic, std::string(options.will.payload), options.will.qos,
                                       options.will.retained));
     }

@@ -1,4 +1,4 @@
-// The topic layout of PRODUCT.md ("MQTT topics") and the small conversions between MQTT payload text
+// The topic layout of docs/contract.md ("MQTT topics") and the small conversions between MQTT payload text
 // and JSON values. Pure functions: no client, no clock of their own, no logging.
 #pragma once
 

@@ -67,7 +67,7 @@ const EVP_CIPHER* aes128_ctr_algorithm() {
 }
 
 // RC4 from the legacy provider, loaded into a library context of its own: loading "legacy" into the
-// default context would stop OpenSSL from loading "default" there implicitly (research/build.md),
+// default context would stop OpenSSL from loading "default" there implicitly (docs/build.md §8),
 // and nothing else should change behaviour because the bind-key tool ran. Fetched once; never freed
 // (it lives as long as the process, like the other cached fetches).
 const EVP_CIPHER* rc4_algorithm() {

@@ -1,4 +1,4 @@
-// 0xB5 capabilities codec. Layout and value rules: ac_capabilities.h and research/midea.md §4.6.
+// 0xB5 capabilities codec. Layout and value rules: ac_capabilities.h and docs/midea.md §4.6.
 #include "protocols/midea/ac_capabilities.h"
 
 #include <algorithm>

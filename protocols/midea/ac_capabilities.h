@@ -1,5 +1,5 @@
 // 0xB5 capabilities of a Midea AC: what the unit says it supports, decoded the way msmart-ng's
-// `CapabilitiesResponse` does (research/midea.md §4.6), and summarised into the lists the Home
+// `CapabilitiesResponse` does (docs/midea.md §4.6), and summarised into the lists the Home
 // Assistant climate entity needs (AcFeatures).
 //
 // Reply body (frame body without its CRC; only with frame type 0x03, see classify_ac_frame):
@@ -8,7 +8,7 @@
 //   2..    count entries: id_lo id_hi len value[len]; len 0 = an empty entry (3 bytes), skipped
 //   then   trailing bytes; when there are at least two, the second-to-last ≠ 0 means "more pages":
 //          ask again with CapabilitiesPage::additional and merge. With no trailing bytes there are no
-//          more pages (research §10: the first real vector ends right after its entries).
+//          more pages (docs/midea.md §10: the first real vector ends right after its entries).
 #pragma once
 
 #include <cstdint>
@@ -72,7 +72,7 @@ struct AcTemperatureRanges {
 };
 
 // Raw decoded capabilities, one optional per msmart key: set only when the page carried the id (so
-// pages merge field by field). The value → flag rules are msmart's; see research §4.6.
+// pages merge field by field). The value → flag rules are msmart's; see docs/midea.md §4.6.
 struct AcCapabilities {
   // 0x0214 modes: heat ∈{1,2,4,6,7,9,10,11,12,13}; cool ∈{0,1,3,4,5,6,7,8,9,11,13,14,15};
   // dry ∈{0,1,5,6,9,11,13,14,15}; auto ∈{0,1,2,7,8,9,13,14}; aux heat = 9; aux only ∈{9,10,11,13,14,15}
@@ -141,7 +141,7 @@ struct AcFeatures {
   bool display_control = false;
   bool filter_reminder = false;
   bool energy_stats = false;  // group 4 answers (msmart polls it anyway when the id is absent)
-  bool energy_bcd = false;    // 0x0216 ∈ {2,3}: a hint that group 4 is BCD, not a rule (research §9)
+  bool energy_bcd = false;    // 0x0216 ∈ {2,3}: a hint that group 4 is BCD, not a rule (docs/midea.md §9)
   bool humidity = false;         // 0x021F auto or manual
   bool target_humidity = false;  // 0x021F manual
   bool purifier = false;         // anion

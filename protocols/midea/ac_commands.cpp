@@ -1,4 +1,4 @@
-// Client command encoders. Byte layouts: ac_commands.h and research/midea.md §4.2–§4.8.
+// Client command encoders. Byte layouts: ac_commands.h and docs/midea.md §4.2–§4.8.
 #include "protocols/midea/ac_commands.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Client commands to a Midea air conditioner, each a complete 0xAA frame (ac_frame.h) ready for the
 // V2/V3 transport: state query, set state, display toggle, capabilities query, properties get/set and
 // group-data query. Plus parse_ac_set_state, the inverse of encode_ac_set_state, for simulators.
-// research/midea.md §4.2, §4.3, §4.5–§4.8; byte-exact against msmart-ng `command.py` (§7.3, §7.4).
+// docs/midea.md §4.2, §4.3, §4.5–§4.8; byte-exact against msmart-ng `command.py` (§7.3, §7.4).
 //
 // Every encoder takes the message id the body carries just before its CRC; devices do not check it.
 #pragma once

@@ -1,4 +1,4 @@
-// The 0xAA application frame. Layout and validation order: ac_frame.h and research/midea.md §4.1.
+// The 0xAA application frame. Layout and validation order: ac_frame.h and docs/midea.md §4.1.
 #include "protocols/midea/ac_frame.h"
 
 #include <cstdio>
@@ -32,7 +32,7 @@ constexpr std::array<std::uint8_t, 256> make_crc8_table() {
   return table;
 }
 constexpr std::array<std::uint8_t, 256> kCrc8Table = make_crc8_table();
-// research §4.1: the table starts 00 5E BC E2 61 3F DD 83.
+// docs/midea.md §4.1: the table starts 00 5E BC E2 61 3F DD 83.
 static_assert(kCrc8Table[1] == 0x5E && kCrc8Table[2] == 0xBC && kCrc8Table[7] == 0x83);
 
 bool is_properties_body(std::uint8_t type) {

@@ -1,5 +1,5 @@
 // The Midea 0xAA application frame that carries every air-conditioner command and reply inside a V2
-// packet (research/midea.md §4.1). Pure: bytes in, structs out.
+// packet (docs/midea.md §4.1). Pure: bytes in, structs out.
 //
 // Wire layout (offsets 0-based, n = total frame size):
 //   off  size field

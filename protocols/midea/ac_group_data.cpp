@@ -1,4 +1,4 @@
-// 0xC1 group-data codec. Layout: ac_group_data.h and research/midea.md §4.8.
+// 0xC1 group-data codec. Layout: ac_group_data.h and docs/midea.md §4.8.
 #include "protocols/midea/ac_group_data.h"
 
 #include <array>
@@ -33,7 +33,7 @@ std::size_t required_size(std::uint8_t group) {
 }
 
 // Radix-100 or radix-256 big-endian accumulation over `bytes`, as an exact integer; the caller divides
-// once, so a value compares equal to its decimal literal (research §7.3 "float note").
+// once, so a value compares equal to its decimal literal (docs/midea.md §7.3 "float note").
 enum class Digits { bcd, mixed, binary };
 std::uint64_t accumulate(ByteView bytes, Digits digits) {
   std::uint64_t value = 0;

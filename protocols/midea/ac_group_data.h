@@ -1,5 +1,5 @@
 // 0xC1 "group data" replies of a Midea AC: energy and power (group 4), indoor humidity and defrost
-// (group 5), and service data (groups 1, 2, 7, 11). research/midea.md §4.8.
+// (group 5), and service data (groups 1, 2, 7, 11). docs/midea.md §4.8.
 //
 // Body (frame body without its CRC): C1 21 01 (0x40 | group) … ; group = idx 3 & 0x0F (msmart reads
 // frame[13] & 0xF and ignores idx 1..2: its synthetic group-1 vectors carry 00 00 there).
@@ -10,7 +10,7 @@
 //   idx 12..15  current-run energy  kWh
 //   idx 16..18  real-time power     W
 // The number format depends on the model and nothing on the wire says which (capability 0x0216 ∈
-// {2,3} is only a hint, research §9): the user picks EnergyFormat. When all of idx 4..7 and 12..18
+// {2,3} is only a hint, docs/midea.md §9): the user picks EnergyFormat. When all of idx 4..7 and 12..18
 // are zero the unit has no meter: every field is none (msmart).
 #pragma once
 

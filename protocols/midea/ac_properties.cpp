@@ -1,4 +1,4 @@
-// 0xB0/0xB1 properties codec. Layout: ac_properties.h and research/midea.md §4.7.
+// 0xB0/0xB1 properties codec. Layout: ac_properties.h and docs/midea.md §4.7.
 #include "protocols/midea/ac_properties.h"
 
 #include <cstdio>

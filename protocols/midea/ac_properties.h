@@ -1,5 +1,5 @@
 // "New protocol" properties of a Midea AC: the 0xB1 reply (to a get) and the 0xB0 acknowledgement (to a
-// set). research/midea.md §4.7; ids and encodings from msmart `PropertyId` and midea-local
+// set). docs/midea.md §4.7; ids and encodings from msmart `PropertyId` and midea-local
 // `NewProtocolTags`.
 //
 // Reply body (frame body without its CRC; parse_ac_frame does not check the CRC of these):

@@ -1,4 +1,4 @@
-// 0xC0 state body codec. Layout: ac_state.h and research/midea.md §4.4.
+// 0xC0 state body codec. Layout: ac_state.h and docs/midea.md §4.4.
 #include "protocols/midea/ac_state.h"
 
 #include <algorithm>

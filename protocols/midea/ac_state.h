@@ -1,5 +1,5 @@
 // Air-conditioner state: the AcState struct shared by the 0xC0 state reply (parsed here) and the 0x40
-// set command (ac_commands.h), plus the C0 encoder a simulator needs. research/midea.md §4.4, §4.9.
+// set command (ac_commands.h), plus the C0 encoder a simulator needs. docs/midea.md §4.4, §4.9.
 //
 // 0xC0 body (the frame body without its CRC; msmart `StateResponse._parse`):
 //   idx bits
@@ -43,7 +43,7 @@ constexpr std::uint8_t kFanFull = 100;
 constexpr std::uint8_t kFanAuto = 102;
 
 // What the set command sends when the device never reported a target humidity (msmart's default; the
-// research §10 errata: byte 19 = 0x28 in every set vector).
+// docs/midea.md §10 errata: byte 19 = 0x28 in every set vector).
 constexpr std::uint8_t kDefaultTargetHumidity = 40;
 
 // The state of one AC. The fields every C0 body carries (a body shorter than 17 bytes is rejected) are
@@ -83,9 +83,9 @@ struct AcState {
 // C0 temperature: raw 0xFF → none; t = (raw − 50) / 2; d = tenths digit (0..15 on the wire).
 // Celsius display and d ≠ 0: trunc(t) + d/10 (− d/10 when t < 0). Otherwise d ≥ 5 (only possible in °F
 // display mode): trunc(t) ± 0.5. Otherwise t.
-// This is msmart's reading (research §4.4), the reference for every vector. It differs from the old
+// This is msmart's reading (docs/midea.md §4.4), the reference for every vector. It differs from the old
 // midea_ac_lan reading int(t) ± d/10, which drops the half degree of an odd raw byte when d = 0
-// (raw 0x69 → msmart 27.5, midea_ac_lan 27.0: research §10). midea-local today agrees with msmart when
+// (raw 0x69 → msmart 27.5, midea_ac_lan 27.0: docs/midea.md §10). midea-local today agrees with msmart when
 // d = 0 and ignores the °F flag. Values are computed as (integer tenths) / 10 so they compare equal to
 // the decimal literal.
 std::optional<double> decode_c0_temperature(std::uint8_t raw, std::uint8_t tenths, bool fahrenheit);

@@ -1,4 +1,4 @@
-// Mapping between AcState fields and the Home Assistant climate vocabulary of PRODUCT.md:
+// Mapping between AcState fields and the Home Assistant climate vocabulary of docs/contract.md:
 //   mode   "off|auto|cool|heat|dry|fan_only"
 //   fan    "silent|low|medium|high|full|auto"  (midea_ac_lan / msmart speeds 20/40/60/80/100/102)
 //   swing  "off|vertical|horizontal|both"

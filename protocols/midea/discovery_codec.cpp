@@ -1,4 +1,4 @@
-// Midea discovery codec. Layout and rules: discovery_codec.h and research/midea.md §1, §5.2.
+// Midea discovery codec. Layout and rules: discovery_codec.h and docs/midea.md §1, §5.2.
 #include "protocols/midea/discovery_codec.h"
 
 #include <algorithm>
@@ -28,7 +28,7 @@ constexpr std::size_t kEncodedEndAfterSsid = 53; // 94 + N: through the zero "ra
 constexpr std::uint64_t kIdMask = 0xFFFF'FFFF'FFFFull;
 constexpr std::string_view kXmlStart = "<?xml";
 
-// The payload of the discovery request: FF 00 (research §1.1, decrypted [verified]).
+// The payload of the discovery request: FF 00 (docs/midea.md §1.1, decrypted [verified]).
 constexpr std::array<std::uint8_t, 2> kRequestPayload = {0xFF, 0x00};
 
 bool is_printable(std::string_view text) {

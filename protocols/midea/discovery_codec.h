@@ -1,4 +1,4 @@
-// Midea LAN discovery codec (UDP 6445 and 20086, research/midea.md §1) and the udpid derivation
+// Midea LAN discovery codec (UDP 6445 and 20086, docs/midea.md §1) and the udpid derivation
 // (§5.2). Pure: bytes in, structs out; the session owns the socket, retries and the deadline.
 //
 // Request: a fixed 72-byte V2 packet (type 0111, flags 9200, payload FF 00), sent to both ports.
@@ -42,7 +42,7 @@ constexpr std::uint16_t kDefaultDevicePort = 6444;
 constexpr std::size_t kDiscoveryRequestSize = 72;
 constexpr std::size_t kDiscoveryTrailerSize = 16;
 
-// The 72 bytes msmart and midea-local broadcast (research §1.1).
+// The 72 bytes msmart and midea-local broadcast (docs/midea.md §1.1).
 Bytes encode_discovery_request();
 
 // Present when the body reaches the firmware field (≥ 75 + N bytes).
@@ -88,7 +88,7 @@ Result<DiscoveryReply> parse_discovery_reply(ByteView datagram);
 // bytes, non-printable text, id above 48 bits).
 Bytes encode_discovery_reply(const DiscoveryReply& reply);
 
-// udpid = SHA-256(id bytes)[0..15] XOR SHA-256(id bytes)[16..31] (research §5.2). The variants
+// udpid = SHA-256(id bytes)[0..15] XOR SHA-256(id bytes)[16..31] (docs/midea.md §5.2). The variants
 // differ in how the id becomes bytes; the V3 discovery trailer matched big_endian_6 on every
 // capture, msmart tries little_endian_6 first, midea-local also knows little_endian_8.
 enum class UdpidVariant { big_endian_6, little_endian_6, little_endian_8 };

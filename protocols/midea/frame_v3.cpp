@@ -1,4 +1,4 @@
-// Midea V3 "8370" transport codec. Layout and rules: frame_v3.h and research/midea.md §3.
+// Midea V3 "8370" transport codec. Layout and rules: frame_v3.h and docs/midea.md §3.
 #include "protocols/midea/frame_v3.h"
 
 #include <algorithm>

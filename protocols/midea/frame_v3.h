@@ -2,7 +2,7 @@
 // token/key handshake and the AES-256-CBC + SHA-256 encrypted messages that wrap V2 packets.
 // Pure: no sockets, clocks, randomness or logging — random bytes come from the caller.
 //
-// Wire layout (research/midea.md §3.1), integers big-endian:
+// Wire layout (docs/midea.md §3.1), integers big-endian:
 //   off size field
 //     0    2 magic 83 70
 //     2    2 size = total packet length − 8 (the 2-byte counter is not counted, a signature is)
@@ -51,7 +51,7 @@ enum class V3Type : std::uint8_t {
   transparent = 0xF,  // ERROR reply, discovery wrapper
 };
 
-// Cloud-issued credentials (research §5): a 64-byte token sent in the handshake and the 32-byte
+// Cloud-issued credentials (docs/midea.md §5): a 64-byte token sent in the handshake and the 32-byte
 // key that unlocks the device's answer. The TCP (session) key is derived per connection.
 using V3Token = std::array<std::uint8_t, 64>;
 using V3Key = std::array<std::uint8_t, 32>;

@@ -1,4 +1,4 @@
-// Midea LAN discovery on the io_context (interface: lan_discovery.h; research/midea.md §1, §5.2).
+// Midea LAN discovery on the io_context (interface: lan_discovery.h; docs/midea.md §1, §5.2).
 //
 //   start ─▶ [resolve target] ─▶ socket 0.0.0.0:0, SO_BROADCAST ─▶ request ─▶ every port ─┐
 //            resend timer (resend_interval) ─────────────────────────────────────────────┘

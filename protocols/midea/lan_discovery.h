@@ -1,6 +1,6 @@
 // Midea LAN discovery on the io_context: the 72-byte request (discovery_codec.h) to UDP 6445 and
 // 20086 of one address or the broadcast address, every reply parsed, one result per appliance.
-// research/midea.md §1. Resent every second until the deadline (UDP is lossy; msmart sends
+// docs/midea.md §1. Resent every second until the deadline (UDP is lossy; msmart sends
 // three rounds), replies de-duplicated by appliance id.
 #pragma once
 
@@ -23,7 +23,7 @@ namespace cloudless::midea {
 struct DiscoveredAppliance {
   DiscoveryReply reply;
   std::string sender;  // the address the datagram came from (may differ from reply.ip behind NAT)
-  // The udpid a user looks the V3 token/key pair up with (research §5.2): the variant that matches
+  // The udpid a user looks the V3 token/key pair up with (docs/midea.md §5.2): the variant that matches
   // the V3 trailer when it matches one, else 6-byte big-endian.
   Udpid udpid{};
 };

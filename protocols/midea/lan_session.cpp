@@ -1,5 +1,5 @@
 // The Midea LAN session: one TCP connection to an appliance, driven entirely from the io_context.
-// Interface and the big picture: lan_session.h. research/midea.md §2 (V2), §3 (V3), §8 item 2.
+// Interface and the big picture: lan_session.h. docs/midea.md §2 (V2), §3 (V3), §8 item 2.
 //
 // Actors (the Asio "timeouts" client shape): the resolver/connect chain, one read loop per
 // connection, a write queue, the attempt deadline, the backoff timer and the settle timer.
@@ -23,7 +23,7 @@
 //    notification is published by the handler anyway, and the request gets its own answer.
 //  - Reconnects are lazy: a connection dropped while idle stays closed until the next request needs
 //    it; then the reconnect is immediate. Devices drop connections every few minutes and refuse new
-//    ones for a few seconds (research §8 item 2), so a *failed* connect or handshake starts a
+//    ones for a few seconds (docs/midea.md §8 item 2), so a *failed* connect or handshake starts a
 //    backoff (backoff_initial, doubling to backoff_max; reset by the next successful connect or
 //    handshake) and the next connect waits for it.
 //  - A request that finds a connect backoff running waits for it when the backoff ends early
@@ -77,7 +77,7 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr std::string_view kAuthenticationDetail = "authentication failed: check token/key";
-// msmart masks the V3 counter to 12 bits; devices have not been seen to check it (research §3.2).
+// msmart masks the V3 counter to 12 bits; devices have not been seen to check it (docs/midea.md §3.2).
 constexpr std::uint16_t kV3CounterMask = 0x0FFF;
 
 V2Timestamp utc_timestamp_now() {

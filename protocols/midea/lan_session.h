@@ -1,6 +1,6 @@
 // One Midea appliance seen from the network: a long-lived TCP connection to port 6444 on the
 // daemon's io_context, speaking V2 (5A5A packets, no authentication) or V3 (8370 framing with the
-// token/key handshake), carrying 0xAA application frames. research/midea.md §2, §3.
+// token/key handshake), carrying 0xAA application frames. docs/midea.md §2, §3.
 //
 //   request(frame) ──queue──▶ [connect] ──▶ [V3: handshake(token) ◀── 64-byte answer → tcp key]
 //        ──▶ V2 packet(frame) [wrapped in an encrypted 8370 request] ──▶ device
@@ -8,7 +8,7 @@
 //                                                           └──▶ anything else: the unsolicited handler
 //
 // Why a long-lived connection with quiet reconnects: units drop the TCP connection every few
-// minutes and refuse new ones for a few seconds (research §8 item 2). A request that meets a
+// minutes and refuse new ones for a few seconds (docs/midea.md §8 item 2). A request that meets a
 // dropped connection reconnects (and re-handshakes) and is sent again within its own deadline;
 // the caller sees a failure only when the device stays unreachable for all attempts.
 // The ERROR packet means "authenticate again" (mid-session, msmart #65): close, reconnect,

@@ -1,4 +1,4 @@
-// Midea V2 "5A5A" packet codec. Layout and rules: packet_v2.h and research/midea.md §2.
+// Midea V2 "5A5A" packet codec. Layout and rules: packet_v2.h and docs/midea.md §2.
 #include "protocols/midea/packet_v2.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Midea V2 "5A5A" packet codec (TCP 6444 on V2 modules, inside every V3 8370 request/response and
 // every discovery datagram). Pure: bytes in, structs out; no sockets, clocks or logging.
 //
-// Wire layout (research/midea.md §2; msmart lan.py _Packet, midea-local packet_builder.py):
+// Wire layout (docs/midea.md §2; msmart lan.py _Packet, midea-local packet_builder.py):
 //   off size field
 //     0    2 magic 5A 5A
 //     2    2 message type, read big-endian: 0x0111 command/discovery, 0x0110 heartbeat (0x0100 reply)
@@ -53,7 +53,7 @@ constexpr std::uint16_t kV2FlagsHeartbeat = 0x7B00;
 
 // ASCII, not NUL-terminated on the wire; MD5 of it is the AES key below.
 constexpr std::string_view kV2SignKey = "xhdiwjnchekd4d512chdjx5d8e4c394D2D7S";
-// MD5(kV2SignKey) (research §1.3 [verified]; test_midea_transport checks it against crypto::md5).
+// MD5(kV2SignKey) (docs/midea.md §1.3 [verified]; test_midea_transport checks it against crypto::md5).
 constexpr std::array<std::uint8_t, 16> kV2AesKey = {0x6a, 0x92, 0xef, 0x40, 0x6b, 0xad, 0x2f, 0x03,
                                                     0x59, 0xba, 0xad, 0x99, 0x41, 0x71, 0xea, 0x6d};
 
@@ -73,7 +73,7 @@ struct V2Header {
   std::array<std::uint8_t, 12> reserved{};      // off 28
 
   bool operator==(const V2Header&) const = default;
-  // Heartbeats (and their replies) carry no frame (research §2).
+  // Heartbeats (and their replies) carry no frame (docs/midea.md §2).
   bool is_heartbeat() const {
     return message_type == kV2TypeHeartbeat || message_type == kV2TypeHeartbeatReply;
   }

@@ -1,4 +1,4 @@
-// Midea TCP stream reassembly. Rules: stream_reassembler.h and research/midea.md §2, §3.4.
+// Midea TCP stream reassembly. Rules: stream_reassembler.h and docs/midea.md §2, §3.4.
 #include "protocols/midea/stream_reassembler.h"
 
 #include <algorithm>

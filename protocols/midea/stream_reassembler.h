@@ -1,4 +1,4 @@
-// Cuts a Midea TCP byte stream into whole packets (research/midea.md §3.4 for V3, §2 "stream
+// Cuts a Midea TCP byte stream into whole packets (docs/midea.md §3.4 for V3, §2 "stream
 // splitting" for V2). One read may hold several packets, or half of one; the session feeds every
 // read and handles each complete packet. Pure: no socket, no clock.
 //

@@ -1,5 +1,5 @@
 // miIO discovery: the 32-byte hello sent to one address or broadcast on UDP 54321, every reply
-// collected until a deadline (research/miio.md §3.1). Replies are de-duplicated by source address.
+// collected until a deadline (docs/miio.md §3.1). Replies are de-duplicated by source address.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// miIO packet codec. Layout and rules: packet.h and research/miio.md §1.1–§1.3, §1.6.
+// miIO packet codec. Layout and rules: packet.h and docs/miio.md §1.1–§1.3, §1.6.
 #include "protocols/miio/packet.h"
 
 #include <optional>
@@ -135,7 +135,7 @@ Result<HelloReply> parse_hello_reply(ByteView datagram) {
   HelloReply reply;
   reply.device_id = header->device_id;
   reply.stamp = header->stamp;
-  // Provisioned devices hide the token behind 16×00 or 16×ff (research §1.2); anything else is
+  // Provisioned devices hide the token behind 16×00 or 16×ff (docs/miio.md §1.2); anything else is
   // what the device offers as its token (unprovisioned, or old firmware).
   if (!all_bytes_equal(header->checksum, 0x00) && !all_bytes_equal(header->checksum, 0xff)) {
     reply.token = header->checksum;
@@ -183,7 +183,7 @@ Result<Message> decode_message(const Token& token, ByteView datagram) {
     // The checksum matched, so whoever built this holds the token; the last byte is the pad length.
     return parse_error("bad PKCS#7 padding in decrypted payload", datagram.size() - 1);
   }
-  // Devices (and python-miio requests) end the JSON with NUL bytes (research §1.5).
+  // Devices (and python-miio requests) end the JSON with NUL bytes (docs/miio.md §1.5).
   while (!plaintext->empty() && plaintext->back() == 0) plaintext->pop_back();
 
   Message message;

@@ -1,6 +1,6 @@
 // miIO packet codec (UDP 54321). Pure: bytes in, structs out; no sockets, clocks or logging.
 //
-// Wire layout, all integers big-endian (research/miio.md §1.1):
+// Wire layout, all integers big-endian (docs/miio.md §1.1):
 //   off size field
 //     0    2 magic 0x2131
 //     2    2 length: whole datagram, header included (32 + ciphertext)
@@ -55,7 +55,7 @@ Result<HelloReply> parse_hello_reply(ByteView datagram);
 // For simulators and tests: a hello reply carrying `checksum_field` (token, 16×00 or 16×ff).
 Bytes encode_hello_reply(std::uint32_t device_id, std::uint32_t stamp, const std::array<std::uint8_t, 16>& checksum_field);
 
-// key = MD5(token), iv = MD5(key ‖ token): the same pair serves both directions (research §1.3).
+// key = MD5(token), iv = MD5(key ‖ token): the same pair serves both directions (docs/miio.md §1.3).
 struct KeyIv {
   std::array<std::uint8_t, 16> key{};
   std::array<std::uint8_t, 16> iv{};

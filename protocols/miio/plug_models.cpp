@@ -26,7 +26,7 @@ std::vector<PlugModel> build_table() {
   table.push_back(basic_legacy("chuangmi.plug.m3", "Mi Smart Plug (WiFi)"));
   table.push_back(basic_legacy("chuangmi.plug.v2", "Mi Smart Plug (WiFi)"));
   table.push_back(basic_legacy("chuangmi.plug.hmi205", "Mi Smart Plug (WiFi)"));
-  // hmi206: ESP8266 fw 1.3.9_0005 in the seed blog.
+  // hmi206: ESP8266 fw 1.3.9_0005 in the hmi206 field report (docs/miio.md §S1).
   table.push_back(basic_legacy("chuangmi.plug.hmi206", "Mi Smart Plug (WiFi)"));
 
   PlugModel hmi208 = basic_legacy("chuangmi.plug.hmi208", "Mi Smart Plug with USB");

@@ -1,4 +1,4 @@
-// What each miIO plug model answers locally, as data (research/miio.md §5): which get_prop names or
+// What each miIO plug model answers locally, as data (docs/miio.md §5): which get_prop names or
 // MIoT siid/piid carry which quantity, with the scale to the entity's unit, and which methods switch
 // it. Plus the pure decoders from a device reply to a PlugReading. No I/O.
 #pragma once
@@ -15,7 +15,7 @@
 
 namespace cloudless::miio {
 
-// What a value means once decoded; units fixed by PRODUCT.md (W, kWh, V, A, °C).
+// What a value means once decoded; units fixed by docs/contract.md (W, kWh, V, A, °C).
 enum class Quantity { on, usb, led, power, energy, voltage, current, temperature };
 
 std::string_view quantity_name(Quantity quantity);  // "on", "usb", "led", "power", ...

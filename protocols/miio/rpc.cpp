@@ -1,4 +1,4 @@
-// JSON-RPC layer of miIO (research/miio.md §1.4, §1.5). Every function here may see bytes from the
+// JSON-RPC layer of miIO (docs/miio.md §1.4, §1.5). Every function here may see bytes from the
 // network: nlohmann is only called in its non-throwing forms (parse with allow_exceptions = false,
 // sax_parse, dump with error_handler_t::replace), and each entry point still catches as a last line
 // of defence so no exception can escape into the daemon.
@@ -95,7 +95,7 @@ std::string fill_empty_arrays(std::string_view text) {
   return replace_all(replace_all(text, "[,,]", "[null,null,null]"), "[,]", "[null,null]");
 }
 
-// python-miio repairs 2, 4, 5, 6 (research §1.5), each with the device that needed it.
+// python-miio repairs 2, 4, 5, 6 (docs/miio.md §1.5), each with the device that needed it.
 std::string fix_otu_stat(std::string_view text) {  // power strip off the cloud: {"id": 1,,"otu_stat":0}
   return replace_all(text, ",,\"otu_stat\"", ",\"otu_stat\"");
 }

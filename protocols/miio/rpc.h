@@ -1,4 +1,4 @@
-// The JSON-RPC layer carried inside miIO packets (research/miio.md §1.4, §1.5, §5.3). Pure.
+// The JSON-RPC layer carried inside miIO packets (docs/miio.md §1.4, §1.5, §5.3). Pure.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +51,7 @@ struct Request {
 };
 Result<Request> parse_request(std::string_view text);
 
-// miIO.config_router success answers differ by firmware: 0, "ok", "OK" or ["ok"] (research §4.2).
+// miIO.config_router success answers differ by firmware: 0, "ok", "OK" or ["ok"] (docs/miio.md §4.2).
 bool is_ok_result(const nlohmann::json& result);
 
 }  // namespace cloudless::miio

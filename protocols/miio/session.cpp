@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t kRetryIdStep = 100;  // python-miio and node miio jump ahead on a retry
 constexpr std::chrono::milliseconds kFirstBusyPause{250};
 
-// -9999 "user ack timeout" and -30001 come and go on working devices (research §2.5, §2.7): asked
+// -9999 "user ack timeout" and -30001 come and go on working devices (docs/miio.md §2.5, §2.7): asked
 // again at once.
 bool is_transient(const RpcError& error) {
   return error.code == -30001 || (error.code == -9999 && error.message.find("ack timeout") != std::string::npos);
@@ -324,7 +324,7 @@ void Session::finish(CallResult result) {
 }
 
 std::uint32_t Session::outgoing_stamp() const {
-  // Device stamp + whole seconds since it arrived, at least +1 (research §2.2).
+  // Device stamp + whole seconds since it arrived, at least +1 (docs/miio.md §2.2).
   const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - stamp_received_at_);
   const auto step = std::max<std::int64_t>(1, elapsed.count());
   return device_stamp_ + static_cast<std::uint32_t>(step);

@@ -3,7 +3,7 @@
 //   call() ──queue──▶ [handshake?] ──hello──▶ device ──hello reply (did, stamp)──▶
 //                     request(id, stamp) ──▶ device ──reply(id)──▶ callback
 //   deadline timer: each attempt has `timeout`; on expiry re-handshake and resend with id + 100
-//   (devices silently drop ids they think they have seen, research/miio.md §2.3), up to `retries`.
+//   (devices silently drop ids they think they have seen, docs/miio.md §2.3), up to `retries`.
 //
 // One request is outstanding at a time (devices handle one). What the device says is believed only
 // when it answers what we asked: the did and stamp of a hello reply only while our hello is pending

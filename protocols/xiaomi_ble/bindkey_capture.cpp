@@ -1,5 +1,5 @@
 // Captured Mi Home bind request → bind key. Procedure and formats: bindkey_capture.h and
-// research/ble.md §5.1.
+// docs/ble.md §5.1.
 #include "protocols/xiaomi_ble/bindkey_capture.h"
 
 #include <algorithm>

@@ -1,14 +1,14 @@
 // Offline decryption of a captured Mi Home bind request: the bind key of an encrypted BLE sensor,
-// without the vendor app's help and without Python (ble_monitor issue #198, our seed).
+// without the vendor app's help and without Python (ble_monitor issue #198, docs/ble.md §S1).
 //
 // What the user captured with an HTTPS proxy (Charles, mitmproxy, Stream):
 //  * ssecurity — in the login response of account.xiaomi.com (base64, 16 bytes);
 //  * _nonce and data — form fields of `POST https://<region>.api.io.mi.com/app/device/bltbind`
 //    sent while adding the sensor (base64; proxies often show them URL-encoded: %2B %2F %3D).
 // The three must come from the same login session: a nonce signed with another session's
-// ssecurity decrypts to garbage (the seed's "weird characters" comments).
+// ssecurity decrypts to garbage (the "weird characters" comments of docs/ble.md §S1).
 //
-// Procedure (research/ble.md §5.1, "rc4mi"):
+// Procedure (docs/ble.md §5.1, "rc4mi"):
 //   rc4_key   = SHA-256(base64dec(ssecurity) ‖ base64dec(nonce))          (32 bytes)
 //   plaintext = RC4(rc4_key, base64dec(data)) after dropping 1024 keystream bytes
 // The plaintext is JSON, e.g. {"did":"blt.3.129q4nasgeg00","token":"…","props":[{"type":"prop",

@@ -1,4 +1,4 @@
-// GATT client over BlueZ' D-Bus API (research ble.md §6.3), on the daemon's io_context.
+// GATT client over BlueZ' D-Bus API (docs/ble.md §6.3), on the daemon's io_context.
 //
 //   GattClient (one per adapter) ── connect(mac) ──▶ queue: one connection *being set up* at a time
 //     │  (BlueZ answers a second concurrent LE connect with org.bluez.Error.InProgress)

@@ -1,5 +1,5 @@
 // BlueZ' D-Bus names and the property-map shapes of its ObjectManager, shared by the advert scanner
-// and the GATT client (research ble.md §6).
+// and the GATT client (docs/ble.md §6).
 #pragma once
 
 #include <algorithm>
@@ -26,7 +26,7 @@ using PropertyMap = std::map<std::string, sdbus::Variant>;
 using InterfaceMap = std::map<std::string, PropertyMap>;
 using ObjectMap = std::map<sdbus::ObjectPath, InterfaceMap>;  // GetManagedObjects
 
-// The value of `key` when present and of type T; BlueZ versions and fakes differ (research §7.2 Bug 1).
+// The value of `key` when present and of type T; BlueZ versions and fakes differ (docs/ble.md §7.2 Bug 1).
 template <typename T>
 std::optional<T> property(const PropertyMap& properties, const char* key) {
   const auto it = properties.find(key);

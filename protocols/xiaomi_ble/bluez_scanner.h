@@ -1,5 +1,5 @@
 // Receives BLE advertisements from BlueZ (org.bluez on the system bus) with discovery, on the
-// daemon's io_context. Research: ble.md §6.1 (API), §7 (the fake used by the tests).
+// daemon's io_context. See docs/ble.md §6.1 (API), §7 (the fake used by the tests).
 //
 //   start("hci0") ─▶ connect (system bus) ─▶ match rules: ObjectManager signals, PropertiesChanged
 //                    of Device1 and Adapter1 on the whole org.bluez tree, NameOwnerChanged(org.bluez)
@@ -94,7 +94,7 @@ struct ScannerCounters {
 };
 
 struct ScannerOptions {
-  // No advert at all for this long while discovering restarts discovery (research bridges.md §2.3
+  // No advert at all for this long while discovering restarts discovery (docs/bridges.md §2.3
   // item 7: the stack silently stops after hours). Zero disables the watchdog.
   std::chrono::milliseconds watchdog{std::chrono::minutes(5)};
   std::chrono::milliseconds retry_interval{std::chrono::seconds(5)};  // after a failed call or bus loss

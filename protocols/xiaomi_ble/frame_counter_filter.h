@@ -1,9 +1,9 @@
 // Per-device de-duplication of MiBeacon frame counters. Pure: the caller passes the time, owns one
 // filter per device (never a shared or static one: ESPHome's function-local static is what not to
 // do, STYLE.md §3) and feeds it only frames that decoded (and, when encrypted, passed their MIC: an
-// unauthenticated counter must not move the state, research §2.1).
+// unauthenticated counter must not move the state, docs/ble.md §2.1).
 //
-// Why: a device repeats every event 8–10 times with the same counter (research §1.1), and BlueZ
+// Why: a device repeats every event 8–10 times with the same counter (docs/ble.md §1.1), and BlueZ
 // with DuplicateData reports each copy; a reading or a button press must be published once.
 //
 // Rules (counter C, last accepted counter L, both taken modulo 2^w):

@@ -60,7 +60,7 @@ enum class WriteType {
 
 // Full lower-case 128-bit UUID of a Bluetooth SIG short id: 0x0010 → "00000010-0000-1000-8000-00805f9b34fb".
 // The Mi service characteristics (0001, 0004, 0010, 0014, 0019) and the kettle's (aa01…) are all
-// expanded in this base (research ble.md §4.1, §10).
+// expanded in this base (docs/ble.md §4.1, §10).
 std::string uuid16(std::uint16_t short_id);
 
 class GattLink {

@@ -14,7 +14,7 @@ std::string hex_byte(std::uint8_t value) {
 
 }  // namespace
 
-// Status notification (research §4.3; drndos' and aprosvetova's captures, a 12-byte one from a newer unit):
+// Status notification (docs/ble.md §4.3; drndos' and aprosvetova's captures, a 12-byte one from a newer unit):
 //   0     action: 0 idle, 1 heating, 2 cooling, 3 keeping warm
 //   1     mode: 255 none, 1 boil, 2 keep warm (aprosvetova) or 3 keep warm (mikettle)
 //   2..3  unknown

@@ -1,5 +1,5 @@
 // The Mi kettle's own GATT values once the legacy Mi auth succeeded (YM-K1501 / yunmi.kettle.v2;
-// research ble.md §4.3, §10): the status notification and the three settings it accepts.
+// docs/ble.md §4.3, §10): the status notification and the three settings it accepts.
 // Pure codec: bytes in, structs out; every value the kettle sends is checked, unknown codes are
 // errors (not guesses), and every setting we send is range-checked before it is encoded.
 #pragma once

@@ -112,7 +112,7 @@ std::array<std::uint8_t, 4> login_constant(std::uint32_t value, const LoginVaria
 std::array<std::uint8_t, 4> login_start(const LoginVariant& variant) { return login_constant(kLoginStart, variant); }
 
 Result<Bytes> login_key(const Token& token, ByteView challenge, const LoginVariant& variant) {
-  constexpr std::size_t kTick = 4;  // the seed: "tick length is always 4 bytes"
+  constexpr std::size_t kTick = 4;  // docs/ble.md §S2: the tick is always 4 bytes
   if (challenge.size() < kTick) {
     return parse_error("login challenge of " + std::to_string(challenge.size()) + " bytes, expected at least 4",
                        challenge.size());

@@ -1,5 +1,5 @@
-// Legacy "Mi auth" primitives (RC4 + mixA/mixB; research ble.md §4.2, §10; seed
-// xiaomi-ble-auth-protocol.md): the byte strings the Mi kettle, MiFlora and the Yeelight remotes
+// Legacy "Mi auth" primitives (RC4 + mixA/mixB; docs/ble.md §4.2, §10;
+// §S2): the byte strings the Mi kettle, MiFlora and the Yeelight remotes
 // expect during register and login, and the checks of what they answer. Pure codec: no I/O; RC4
 // comes from OpenSSL's legacy provider (crypto::rc4) — every function reports "RC4 unavailable"
 // as nullopt / CheckResult::crypto_unavailable instead of guessing.
@@ -10,7 +10,7 @@
 //   0x0001 → reply; rc4(mixB, rc4(mixA, reply)) == token   (verify_register_reply)
 //   0x0001 ← rc4(token, 92 AB 54 FA)            (register_finish)
 //   0x0004 read → rc4(token, value) = version; 0x0014 read → rc4(token, value) = beacon key
-// Login (seed; byte order and key length selectable, §10):
+// Login (docs/ble.md §S2; byte order and key length selectable, §10):
 //   0x0010 ← start constant 0xCD43BC00          (login_start)
 //   0x0001 → challenge; tick = rc4(token, challenge); key = token ⊕ tick[0:4] (login_key)
 //   0x0001 ← rc4(key, end constant 0x93BFAC09)  (login_response)
@@ -41,7 +41,7 @@ inline constexpr std::uint32_t kLoginConfirm = 0x369A58C9;
 
 // Same meaning as LegacyLoginVariant in mi_auth_session.h (kept here so the codec stands alone).
 struct LoginVariant {
-  bool little_endian_constants = true;  // the Mi SDK's order; false = the seed's printing (big-endian)
+  bool little_endian_constants = true;  // the Mi SDK's order; false = the printing of docs/ble.md §S2 (big-endian)
   bool twelve_byte_key = true;          // token with tick[0:4] XORed in; false = token[0:4] ^ tick[0:4]
 };
 

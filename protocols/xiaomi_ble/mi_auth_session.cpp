@@ -27,7 +27,7 @@ namespace sa = standard_auth;
 
 namespace {
 
-// Mi service characteristics (research §4.1), short ids in the Bluetooth base UUID.
+// Mi service characteristics (docs/ble.md §4.1), short ids in the Bluetooth base UUID.
 constexpr std::uint16_t kTokenChar = 0x0001;      // legacy: token write + notify
 constexpr std::uint16_t kVersionChar = 0x0004;    // legacy: firmware version, RC4'd with the token
 constexpr std::uint16_t kUpnpChar = 0x0010;       // legacy: auth start; standard: commands + results
@@ -193,7 +193,7 @@ class Handshake : public AuthSession, public std::enable_shared_from_this<Handsh
   bool finished_ = false;
 };
 
-// ---- legacy register (research §4.2) ------------------------------------------------------------
+// ---- legacy register (docs/ble.md §4.2) ------------------------------------------------------------
 
 class LegacyRegister final : public Handshake {
  public:
@@ -293,7 +293,7 @@ class LegacyRegister final : public Handshake {
   bool awaiting_reply_ = false;
 };
 
-// ---- legacy login (seed "Login protocol", §10) --------------------------------------------------
+// ---- legacy login (docs/ble.md §S2, §10) --------------------------------------------------
 
 class LegacyLogin final : public Handshake {
  public:
@@ -380,7 +380,7 @@ class LegacyLogin final : public Handshake {
   Bytes key_;
 };
 
-// ---- standard auth: AVDTP transfers (research §4.4) ---------------------------------------------
+// ---- standard auth: AVDTP transfers (docs/ble.md §4.4) ---------------------------------------------
 
 // Sending: we write the header, the device answers RCV_RDY, we write the frames, it answers
 // RCV_OK. Receiving: the device writes the header, we answer RCV_RDY, it writes the frames, we
@@ -587,7 +587,7 @@ std::array<std::uint8_t, N> array_from(const Bytes& bytes) {
   return out;
 }
 
-// ---- standard register (research §4.4 "Register") -----------------------------------------------
+// ---- standard register (docs/ble.md §4.4 "Register") -----------------------------------------------
 
 class StandardRegister final : public StandardHandshake {
  public:
@@ -669,7 +669,7 @@ class StandardRegister final : public StandardHandshake {
   StandardRegisterResult result_;
 };
 
-// ---- standard login (research §4.4 "Login") -----------------------------------------------------
+// ---- standard login (docs/ble.md §4.4 "Login") -----------------------------------------------------
 
 class StandardLogin final : public StandardHandshake {
  public:

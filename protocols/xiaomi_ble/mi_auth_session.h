@@ -1,5 +1,5 @@
-// The Mi auth handshakes driven over a GattLink (research ble.md §4.2, §4.4, §10; seed
-// xiaomi-ble-auth-protocol.md): each is a small async object owning its timer, run on the io thread.
+// The Mi auth handshakes driven over a GattLink (docs/ble.md §4.2, §4.4, §10;
+// §S2): each is a small async object owning its timer, run on the io thread.
 // The byte-level work lives in the codecs (mi_auth_legacy.h, mi_auth_standard.h); these classes only
 // sequence writes, reads and notifications, wait with a timeout, and check every confirmation.
 //
@@ -25,7 +25,7 @@
 
 namespace cloudless::xiaomi_ble {
 
-// Which auth a device speaks, from its characteristics (research §10): the AVDTP data channel 0x0019
+// Which auth a device speaks, from its characteristics (docs/ble.md §10): the AVDTP data channel 0x0019
 // means standard auth (Mi service 2.x); the token characteristic 0x0001 without it means legacy.
 enum class AuthKind { legacy, standard, none };
 AuthKind detect_auth_kind(const GattLink& link);
@@ -70,9 +70,9 @@ struct LegacyRegisterResult {
   std::optional<std::array<std::uint8_t, 12>> beacon_key;  // when asked and the read succeeded
 };
 
-// The seed's login constants are 32-bit values; the Mi SDK sends them little-endian (research §10),
-// the seed prints them big-endian. The login key is the token with the 4-byte tick XORed into its
-// first 4 bytes (Mi Home's library: 12 bytes) or only those 4 bytes (the seed). Both are unverified on
+// The login constants of docs/ble.md §S2 are 32-bit values; the Mi SDK sends them little-endian (docs/ble.md §10),
+// the write-up prints them big-endian. The login key is the token with the 4-byte tick XORed into its
+// first 4 bytes (Mi Home's library: 12 bytes) or only those 4 bytes (docs/ble.md §S2). Both are unverified on
 // hardware, so both are selectable; `ble login` tries each.
 struct LegacyLoginVariant {
   bool little_endian_constants = true;
@@ -123,21 +123,21 @@ using LegacyLoginHandler = std::function<void(const std::optional<AuthError>&, c
 using StandardRegisterHandler = std::function<void(const std::optional<AuthError>&, const StandardRegisterResult&)>;
 using StandardLoginHandler = std::function<void(const std::optional<AuthError>&, const StandardLoginResult&)>;
 
-// Legacy register (research §4.2 steps 1–7): 90CA85DE on 0x0010, notify 0x0001, mixA(token) write, the
+// Legacy register (docs/ble.md §4.2 steps 1–7): 90CA85DE on 0x0010, notify 0x0001, mixA(token) write, the
 // device's reply checked with mixB, RC4(token, 92AB54FA), version read, optional beacon-key read.
 // The Mi kettle needs exactly this on every connection (with the token kept from the first time).
 std::shared_ptr<AuthSession> start_legacy_register(boost::asio::io_context& io, std::shared_ptr<GattLink> link,
                                                    LegacyRegisterParams params, AuthTimeouts timeouts,
                                                    LegacyRegisterHandler done);
-// Legacy login (seed "Login protocol").
+// Legacy login (docs/ble.md §S2).
 std::shared_ptr<AuthSession> start_legacy_login(boost::asio::io_context& io, std::shared_ptr<GattLink> link,
                                                 LegacyLoginParams params, AuthTimeouts timeouts,
                                                 LegacyLoginHandler done);
-// Standard-auth registration (research §4.4 "Register").
+// Standard-auth registration (docs/ble.md §4.4 "Register").
 std::shared_ptr<AuthSession> start_standard_register(boost::asio::io_context& io, std::shared_ptr<GattLink> link,
                                                      StandardRegisterParams params, AuthTimeouts timeouts,
                                                      StandardRegisterHandler done);
-// Standard-auth login (research §4.4 "Login").
+// Standard-auth login (docs/ble.md §4.4 "Login").
 std::shared_ptr<AuthSession> start_standard_login(boost::asio::io_context& io, std::shared_ptr<GattLink> link,
                                                   StandardLoginParams params, AuthTimeouts timeouts,
                                                   StandardLoginHandler done);

@@ -1,4 +1,4 @@
-// Mi "standard auth" primitives (Mi service 2.x: LYWSD03MMC, scooters, ...; research ble.md §4.4,
+// Mi "standard auth" primitives (Mi service 2.x: LYWSD03MMC, scooters, ...; docs/ble.md §4.4,
 // §10): the P-256/HKDF/AES-CCM/HMAC steps of register and login, the AVDTP framing on char 0x0019
 // and the UPNP commands and results on char 0x0010. Pure codec, OpenSSL libcrypto only; nothing
 // here throws: errors are Result / nullopt.

@@ -1,5 +1,5 @@
 // MiBeacon frames: parsing, v2–v5 decryption, and the one-shot advert decoder. Layout: mibeacon.h;
-// crypto: research/ble.md §2 (verified there against every real vector, and here by the unit tests).
+// crypto: docs/ble.md §2 (verified there against every real vector, and here by the unit tests).
 #include "protocols/xiaomi_ble/mibeacon.h"
 
 #include <algorithm>
@@ -14,9 +14,9 @@ namespace {
 constexpr std::size_t kFrameControlOffset = 0;
 constexpr std::size_t kMacOffset = 5;
 constexpr std::size_t kObjectHeaderSize = 3;
-// The associated data of both schemes: one byte 0x11 (research §2.1, §2.2).
+// The associated data of both schemes: one byte 0x11 (docs/ble.md §2.1, §2.2).
 constexpr std::array<std::uint8_t, 1> kAad = {0x11};
-// Inserted after byte 6 of a 12-byte legacy key to make the AES key (research §2.2).
+// Inserted after byte 6 of a 12-byte legacy key to make the AES key (docs/ble.md §2.2).
 constexpr std::array<std::uint8_t, 4> kLegacyKeyFiller = {0x8d, 0x3d, 0x3c, 0x97};
 constexpr std::size_t kLegacyTagSize = 16;  // the 1-byte check is byte 0 of the M=16 tag
 
@@ -68,7 +68,7 @@ Result<std::array<std::uint8_t, 16>> scheme_key(Encryption encryption, std::uint
                               0);
 }
 
-// CCM counter block 1 for a 13-byte nonce: flags L−1 = 1, nonce, counter 00 01 (research §2.3).
+// CCM counter block 1 for a 13-byte nonce: flags L−1 = 1, nonce, counter 00 01 (docs/ble.md §2.3).
 std::array<std::uint8_t, 16> legacy_ctr_iv(const std::array<std::uint8_t, 13>& nonce) {
   std::array<std::uint8_t, 16> iv{};
   iv[0] = 0x01;
@@ -276,7 +276,7 @@ Result<Bytes> decrypt_mibeacon(const MiBeacon& beacon, ByteView key, const MacAd
   const std::array<std::uint8_t, 13> nonce = legacy_nonce(beacon, mac);
   std::optional<Bytes> plain = crypto::aes128_ctr(*aes_key, legacy_ctr_iv(nonce), beacon.payload);
   if (!plain) return authentication_error("MiBeacon v2/v3 decryption failed", beacon.payload_offset);
-  // Re-encrypt as CCM with a 16-byte tag: its first byte is what the device sent (research §2.2).
+  // Re-encrypt as CCM with a 16-byte tag: its first byte is what the device sent (docs/ble.md §2.2).
   const std::optional<Bytes> sealed = crypto::aes128_ccm_encrypt(*aes_key, nonce, kAad, *plain, kLegacyTagSize);
   if (!sealed || !crypto::constant_time_equal(ByteView(*sealed).subspan(plain->size(), 1), beacon.mic)) {
     return authentication_error("MiBeacon v2/v3 check byte mismatch: wrong beacon key for " + format_mac(mac) +

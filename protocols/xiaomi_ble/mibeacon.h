@@ -1,6 +1,6 @@
 // MiBeacon: Xiaomi's BLE advertisement format, carried as Service Data for UUID 0xFE95 (BlueZ:
 // Device1.ServiceData["0000fe95-0000-1000-8000-00805f9b34fb"], the bytes after the UUID). Pure
-// codec: bytes in, structs out; no I/O, clocks or logging. research/ble.md §1–§3.
+// codec: bytes in, structs out; no I/O, clocks or logging. docs/ble.md §1–§3.
 //
 // Frame layout (all multi-byte fields little-endian):
 //   off  size field                                   present when
@@ -10,10 +10,10 @@
 //     5     6 MAC address, byte-reversed                FC bit 4
 //   next    1 capability                                FC bit 5
 //   next    1 I/O capability (spec: 2; parsers and every  capability bit 5
-//             vector: 1 — research §1.4)
+//             vector: 1 — docs/ble.md §1.4)
 //   next    n objects (mibeacon_objects.h), encrypted   FC bit 6 (bit 3: encrypted)
-//   v4/v5 encrypted: objects ‖ ext counter (3) ‖ MIC (4) — AES-128-CCM, research §2.1
-//   v2/v3 encrypted: objects ‖ ext counter (3) ‖ MIC (1) — AES-CCM used as CTR, research §2.2
+//   v4/v5 encrypted: objects ‖ ext counter (3) ‖ MIC (4) — AES-128-CCM, docs/ble.md §2.1
+//   v2/v3 encrypted: objects ‖ ext counter (3) ‖ MIC (1) — AES-CCM used as CTR, docs/ble.md §2.2
 //
 // Frame control: bit 0 request timing (ignored), 3 encrypted, 4 MAC, 5 capability, 6 object,
 // 7 mesh (rejected: the mesh format differs), 8 registered, 9 solicited, 10–11 auth mode,
@@ -112,17 +112,17 @@ Result<MiBeacon> parse_mibeacon(ByteView service_data);
 // v2/v3), either case; nullopt for any other text.
 std::optional<Bytes> parse_bind_key(std::string_view hex);
 
-// The 16-byte AES key of a 12-byte legacy beacon key: k[0:6] ‖ 8d 3d 3c 97 ‖ k[6:12] (research §2.2).
+// The 16-byte AES key of a 12-byte legacy beacon key: k[0:6] ‖ 8d 3d 3c 97 ‖ k[6:12] (docs/ble.md §2.2).
 std::array<std::uint8_t, 16> expand_legacy_key(const std::array<std::uint8_t, kLegacyBeaconKeySize>& key);
 
-// Nonces (research §2.1 / §2.2), exposed for tests and diagnostics. `mac` is the device address in
+// Nonces (docs/ble.md §2.1 / §2.2), exposed for tests and diagnostics. `mac` is the device address in
 // display order (the frame's, or the advertiser's when the frame has none).
 std::array<std::uint8_t, 12> ccm_nonce(const MiBeacon& beacon, const MacAddress& mac);
 std::array<std::uint8_t, 13> legacy_nonce(const MiBeacon& beacon, const MacAddress& mac);
 
 // Decrypts the objects of an encrypted frame with `key`, checking its MIC: for v4/v5 the 4-byte
 // AES-CCM tag (AAD 0x11); for v2/v3 the one trailing byte, which equals the first byte of the
-// 16-byte CCM tag over the plaintext (research §2.2 finding: a 1-in-256 check, so the caller also
+// 16-byte CCM tag over the plaintext (docs/ble.md §2.2 finding: a 1-in-256 check, so the caller also
 // runs the TLV checks). `advertiser` is used when the frame carries no MAC.
 // Errors: ErrorKind::authentication for a MIC mismatch and for a key of the wrong size for the
 // frame's scheme (16 bytes for v4/v5; 12 — or the 16-byte expanded form — for v2/v3); malformed

@@ -1,4 +1,4 @@
-// MiBeacon object decoding. Layout and rules: mibeacon_objects.h and research/ble.md §1.5; the
+// MiBeacon object decoding. Layout and rules: mibeacon_objects.h and docs/ble.md §1.5; the
 // per-model branches follow xiaomi-ble's parser.py (read, not copied) and name the model they are for.
 #include "protocols/xiaomi_ble/mibeacon_objects.h"
 

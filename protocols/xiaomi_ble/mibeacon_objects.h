@@ -1,4 +1,4 @@
-// MiBeacon object TLVs (research/ble.md §1.5) → typed readings. Pure: bytes in, structs out.
+// MiBeacon object TLVs (docs/ble.md §1.5) → typed readings. Pure: bytes in, structs out.
 //
 // Wire layout of the object part of a frame (after decryption when the frame is encrypted), all
 // little-endian, repeated while at least 3 bytes (one header) remain:

@@ -1,10 +1,10 @@
-// The MiBeacon product-id table (research/ble.md §1.6: xiaomi-ble devices.py cross-checked with
+// The MiBeacon product-id table (docs/ble.md §1.6: xiaomi-ble devices.py cross-checked with
 // ble_monitor): which model a 16-bit product id names, what it advertises and whether its adverts
 // are encrypted on stock firmware. Data, not code: a new hardware revision is one more row.
 //
 // The table informs; it does not decide. The frame's own control bits say whether a frame is
 // encrypted and which scheme it uses, and objects of an unknown product are still decoded with the
-// generic rules (the most common user report upstream is "unknown product id", research §1.6).
+// generic rules (the most common user report upstream is "unknown product id", docs/ble.md §1.6).
 // It is also the one place that says which device-specific objects (ids 0x4800 and up, whose
 // meaning each model defines) a product sends: the object decoder decodes those only for it.
 #pragma once
@@ -33,7 +33,7 @@ struct Product {
   std::string_view name;   // "Mijia temperature and humidity sensor 2"
   KeyNeed key = KeyNeed::unknown;
   // "Sleepy" devices advertise only when something happens (door, motion, buttons): their
-  // entities must not expire after a few minutes of silence (research §1.7 item 9).
+  // entities must not expire after a few minutes of silence (docs/ble.md §1.7 item 9).
   bool sleepy = false;
   // The readings the product is known to send (what a device kind declares as entities).
   std::vector<Quantity> quantities;

@@ -11,7 +11,7 @@
 //     found_at is set; decode_bindkey_capture's errors point at offset 0.
 //  3. base64_decode(base64_encode(x)) == x for any bytes x.
 //  4. Round trip: the input, encrypted as Mi Home does under a fixed ssecurity and nonce
-//     (research §5.1 vectors), decrypts to itself; it is accepted exactly when it is a JSON object
+//     (docs/ble.md §5.1 vectors), decrypts to itself; it is accepted exactly when it is a JSON object
 //     or array, and then gives the same keys as extract_bind_keys on the input.
 // Seeds: tests/fuzz/corpus/bindkey_capture/.
 #include <cstddef>
@@ -36,7 +36,7 @@ using namespace cloudless::xiaomi_ble;
     }                                                                                           \
   } while (false)
 
-// research §5.1: ssecurity 00..0f, nonce 0102030405060708 01ba8140.
+// docs/ble.md §5.1: ssecurity 00..0f, nonce 0102030405060708 01ba8140.
 constexpr std::string_view kSsecurity = "AAECAwQFBgcICQoLDA0ODw==";
 constexpr std::string_view kNonce = "AQIDBAUGBwgBuoFA";
 

@@ -10,7 +10,7 @@
 //  3. The time limit and boil mode decoders accept exactly one byte in range, and re-encode to it.
 //  4. The setup encoder, fed the status's own type and set temperature, succeeds exactly for
 //     40..95 °C and writes [type, temperature].
-// Seeds: tests/fuzz/corpus/kettle_status/ (research ble.md §4.3 payloads).
+// Seeds: tests/fuzz/corpus/kettle_status/ (docs/ble.md §4.3 payloads).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -42,7 +42,7 @@ namespace sa = cloudless::xiaomi_ble::standard_auth;
     }                                                                                           \
   } while (false)
 
-// research ble.md §4.2: MAC AA:BB:CC:DD:EE:FF, pid 131, drndos' default token, the genuine reply.
+// docs/ble.md §4.2: MAC AA:BB:CC:DD:EE:FF, pid 131, drndos' default token, the genuine reply.
 constexpr MacAddress kMac = {0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF};
 constexpr la::Token kToken = {0x01, 0x5c, 0xcb, 0xa8, 0x80, 0x0a, 0xbd, 0xc1, 0x2e, 0xb8, 0xed, 0x82};
 const Bytes kGenuineReply = {0x4b, 0x08, 0x43, 0x75, 0xb0, 0x89, 0x44, 0xf4, 0xa1, 0x17, 0xbb, 0x22};

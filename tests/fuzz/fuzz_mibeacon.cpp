@@ -15,7 +15,7 @@
 //  5. Every reading is sane: finite; binary quantities 0 or 1; percentages in 0..100; button
 //     details only on button readings; rejected objects produce no reading.
 //  6. A frame accepted by a fresh counter filter is a duplicate when seen again at once.
-// Seeds: tests/fuzz/corpus/mibeacon/ (every vector of research/ble.md §3).
+// Seeds: tests/fuzz/corpus/mibeacon/ (every vector of docs/ble.md §3).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +40,7 @@ using namespace cloudless::xiaomi_ble;
     }                                                                                           \
   } while (false)
 
-// research §3.2 V16 key (xiaomi-ble's public test key) and §3.3 V35's legacy key.
+// docs/ble.md §3.2 V16 key (xiaomi-ble's public test key) and §3.3 V35's legacy key.
 const Bytes kBindKey = {0xe9, 0xea, 0x89, 0x5f, 0xac, 0x7c, 0xca, 0x6d,
                         0x30, 0x53, 0x24, 0x32, 0xa5, 0x16, 0xf3, 0xa8};
 const Bytes kLegacyKey = {0xb8, 0x53, 0x07, 0x51, 0x58, 0x48, 0x7c, 0xa3, 0x9a, 0x5b, 0x5e, 0xa9};

@@ -19,7 +19,7 @@
 //     re-encoded with encode_ac_properties_body parse back to the same AcProperties.
 //  6. C1 in every EnergyFormat: group = idx 3 & 0x0F; the three group-4 values are present together
 //     and only for group 4, finite and ≥ 0; the format changes nothing but those three.
-// Seeds: tests/fuzz/corpus/midea_ac_bodies/ (every body of research/midea.md §7.3 and §7.4).
+// Seeds: tests/fuzz/corpus/midea_ac_bodies/ (every body of docs/midea.md §7.3 and §7.4).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -14,7 +14,7 @@
 //     Random data rarely passes two checksums, so this is what drives the body parsers.
 //  5. Whatever classify_ac_frame says, the body parser it names never crashes on the body, and a
 //     classification is consistent with the body type and frame type.
-// Seeds: tests/fuzz/corpus/midea_ac_frame/ (every frame of research/midea.md §7.3 and §7.4).
+// Seeds: tests/fuzz/corpus/midea_ac_frame/ (every frame of docs/midea.md §7.3 and §7.4).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

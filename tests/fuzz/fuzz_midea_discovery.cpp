@@ -12,7 +12,7 @@
 //     the decrypted body of a correctly signed V2 reply, bare and in a V3 wrapper. Then the sign
 //     never fails (no authentication error), the V2 and V3 results agree on every field but
 //     version/trailer, and accepted replies satisfy 2 and 3.
-// Seeds: tests/fuzz/corpus/midea_discovery/ (research/midea.md §7.1 replies, the request, XML).
+// Seeds: tests/fuzz/corpus/midea_discovery/ (docs/midea.md §7.1 replies, the request, XML).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -14,7 +14,7 @@
 //  5. StreamReassembler(v2), fed the input in pieces: every frame starts 5A5A with its LE length
 //     == frame size in [56, max]; frames + skipped + buffered == bytes fed while no error; after
 //     an error nothing is buffered and every later feed repeats it.
-// Seeds: tests/fuzz/corpus/midea_v2/ (research/midea.md §7.2/§7.4 packets, heartbeat, request).
+// Seeds: tests/fuzz/corpus/midea_v2/ (docs/midea.md §7.2/§7.4 packets, heartbeat, request).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

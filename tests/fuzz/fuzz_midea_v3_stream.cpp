@@ -17,7 +17,7 @@
 //     key is never an authentication error (only the pad nibble can still be wrong). This drives
 //     the paths behind the signature, which random bytes never pass.
 //  5. decode(encode(x)) == x: the input is the data, counter and pad fill come from its bytes.
-// Keys: msmart's test TCP key (research/midea.md §7.2) for messages, 00 01 … 1f for handshakes
+// Keys: msmart's test TCP key (docs/midea.md §7.2) for messages, 00 01 … 1f for handshakes
 // (§3.3 synthetic vector), so the seeds in tests/fuzz/corpus/midea_v3_stream/ decode.
 #include <algorithm>
 #include <cstddef>

@@ -15,7 +15,7 @@
 //  6. Checksum fix-up: a structurally valid input whose checksum slot is recomputed under the
 //     token is never rejected as "wrong token" — random data rarely passes MD5, so this is what
 //     drives the decrypt and PKCS#7 paths.
-// Seeds: tests/fuzz/corpus/miio_packet/ (research/miio.md §6 vectors; §6.3/§6.7 use this token).
+// Seeds: tests/fuzz/corpus/miio_packet/ (docs/miio.md §6 vectors; §6.3/§6.7 use this token).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,7 +30,7 @@ namespace {
 using namespace cloudless;
 using namespace cloudless::miio;
 
-// research §6.3/§6.7 test token 00112233445566778899aabbccddeeff.
+// docs/miio.md §6.3/§6.7 test token 00112233445566778899aabbccddeeff.
 constexpr Token kToken = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                           0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
 

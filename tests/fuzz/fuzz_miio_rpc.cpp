@@ -12,7 +12,7 @@
 //  4. An accepted reply carries either an error (and then a null result) or no error; an accepted
 //     request survives encode_request → parse_request unchanged (id, method, params).
 //  5. is_ok_result never crashes on any accepted value.
-// Seeds: tests/fuzz/corpus/miio_rpc/ (research/miio.md §1.5 quirks, §6 payloads).
+// Seeds: tests/fuzz/corpus/miio_rpc/ (docs/miio.md §1.5 quirks, §6 payloads).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -1,4 +1,4 @@
-"""python-dbusmock template: the stock `bluez5` template (adapters, devices, discovery; research ble.md
+"""python-dbusmock template: the stock `bluez5` template (adapters, devices, discovery; docs/ble.md
 §7.2) plus scripted GATT peripherals (fake_gatt_devices.py: a Mi kettle, a Mi standard-auth sensor)
 that a test controls through one method on "/":
 

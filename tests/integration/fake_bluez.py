@@ -1,5 +1,5 @@
 """A fake bluetoothd for tests: a private dbus-daemon used as the *system* bus, with python-dbusmock's
-`bluez5` template owning org.bluez on it (research ble.md §7). Reusable by every BLE test.
+`bluez5` template owning org.bluez on it (docs/ble.md §7). Reusable by every BLE test.
 
     fake = FakeBluez(tmp_path / "bluez")
     fake.start()                                   # dbus-daemon + mock; fake.env() has the bus address
@@ -11,7 +11,7 @@
     fake.remove_adapter("hci0"); fake.add_adapter("hci0")
     fake.stop()                                    # always (a pytest finalizer): stops both processes
 
-What the template lacks or gets wrong, and what this helper does about it (research §7.2):
+What the template lacks or gets wrong, and what this helper does about it (docs/ble.md §7.2):
   * no advert generation: `advertise()` sets Device1 ServiceData/RSSI and emits ONE PropertiesChanged
     carrying both, with the real types (a{sv} of ay, n), as BlueZ does for each received advert. It
     uses a method added at run time on the mock's "/" (org.cloudless.FakeBluez.Advertise), because
@@ -411,8 +411,8 @@ class FakeBluez:
                    mcu_version="0.1.5"):
         """A Mi kettle (YM-K1501, pid 131; the EU one is 275): Mi service fe95 with 0001 (write,
         notify), 0004 (read), 0010 (write), 0014 (read), and the kettle service with aa01 (write),
-        aa02 (notify), aa04/aa05 (read, write), 2a28 (read). Legacy auth (research §4.2): register with
-        any token (kept: kettle_token()), or the seed's login with the registered token;
+        aa02 (notify), aa04/aa05 (read, write), 2a28 (read). Legacy auth (docs/ble.md §4.2): register with
+        any token (kept: kettle_token()), or the login of docs/ble.md §S2 with the registered token;
         `login_variant` "le12" (default: constants little-endian, 12-byte key), "le4", "be12", "be4".
         `token` (hex) plays a kettle already bound to Mi Home. visible=False: its Device1 object
         appears only ~300 ms after StartDiscovery on `adapter`. Returns the device path."""
@@ -424,7 +424,7 @@ class FakeBluez:
 
     def add_std_sensor(self, mac, name="LYWSD03MMC", product_id=0x055B, did="blt.4.18n58266kgg00",
                        adapter="hci0", visible=True, version="2.1.1_0159"):
-        """A Mi standard-auth sensor (research §4.4): Mi service fe95 with 0004 (read), 0010 (write,
+        """A Mi standard-auth sensor (docs/ble.md §4.4): Mi service fe95 with 0004 (read), 0010 (write,
         notify: UPNP), 0019 (write-without-response, notify: AVDTP). Register (GET_INFO, SET_KEY,
         DID, AUTH) and login (LOGIN) as the device; sensor_keys() has what registration made."""
         kwargs = dict(mac=mac.upper(), name=name, product_id=product_id, did=did, adapter=adapter,

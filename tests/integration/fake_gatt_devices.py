@@ -1,17 +1,17 @@
 """Scripted BLE GATT devices for the fake bluetoothd (bluez_gatt_template.py): a Mi kettle (legacy RC4
 "Mi auth") and a Mi standard-auth sensor (ECDH register/login over the AVDTP framed channel), with
-BlueZ's client-side GATT D-Bus API on top (research ble.md §4, §6.3, §7, §10).
+BlueZ's client-side GATT D-Bus API on top (docs/ble.md §4, §6.3, §7, §10).
 
 Runs INSIDE the python-dbusmock process, on its GLib main loop: nothing here may block; every delay is
 a one-shot GLib.timeout_add. The test process drives it through one D-Bus method on "/",
 org.cloudless.FakeBluez.Gatt.Control(command, json) -> json (see `control()` at the end), which
 FakeBluez (fake_bluez.py) wraps as Python methods.
 
-The device side is computed independently from the research notes with python3-cryptography (RC4,
+The device side is computed independently from docs/ble.md with python3-cryptography (RC4,
 ECDH P-256, HKDF-SHA256, AES-CCM, HMAC-SHA256); it never looks at the project's C++, so the C++ client
 and this fake cross-check each other.
 
-What BlueZ does and this fake copies (research §6.3):
+What BlueZ does and this fake copies (docs/ble.md §6.3):
   * Device1.Connect(): ~50 ms later Connected=true (PropertiesChanged), the GATT objects
     dev_XX/serviceNNNN (GattService1) and .../charMMMM (GattCharacteristic1) appear with one
     InterfacesAdded each on "/", then ServicesResolved=true; the Connect reply comes last (BlueZ
@@ -83,7 +83,7 @@ FAULTS = ("none", "out_of_range", "connect_in_progress_once", "no_notification",
 
 
 def uuid16(short):
-    """A 16-bit UUID in the Bluetooth base (research §10: kettle chars too, not the kettle base)."""
+    """A 16-bit UUID in the Bluetooth base (docs/ble.md §10: kettle chars too, not the kettle base)."""
     return "%08x-0000-1000-8000-00805f9b34fb" % short
 
 
@@ -127,13 +127,13 @@ def _rmac(mac):
 
 
 def mix_a(mac, pid):
-    """research §4.2: [r0, r2, r5, pid lo, pid lo, r4, r5, r1] of the byte-reversed MAC."""
+    """docs/ble.md §4.2: [r0, r2, r5, pid lo, pid lo, r4, r5, r1] of the byte-reversed MAC."""
     r = _rmac(mac)
     return bytes([r[0], r[2], r[5], pid & 0xFF, pid & 0xFF, r[4], r[5], r[1]])
 
 
 def mix_b(mac, pid):
-    """research §4.2: [r0, r2, r5, pid hi, r4, r0, r5, pid lo]."""
+    """docs/ble.md §4.2: [r0, r2, r5, pid hi, r4, r0, r5, pid lo]."""
     r = _rmac(mac)
     return bytes([r[0], r[2], r[5], (pid >> 8) & 0xFF, r[4], r[0], r[5], pid & 0xFF])
 
@@ -144,7 +144,7 @@ def legacy_register_reply(mac, pid, token):
     return rc4(mix_a(mac, pid), rc4(mix_b(mac, pid), token))
 
 
-# Legacy login constants (seed xiaomi-ble-auth-protocol.md; research §10: 32-bit values, the byte
+# Legacy login constants (docs/ble.md §S2; §10: 32-bit values, the byte
 # order on air is a variant). Register constants are always §4.2's order.
 REGISTER_START = bytes.fromhex("90ca85de")
 REGISTER_END = bytes.fromhex("92ab54fa")
@@ -157,7 +157,7 @@ def login_constant(name, byte_order="le"):
 
 def login_key(token, challenge, key_length=12):
     """tick = rc4(token, challenge); the 12-byte variant XORs tick[0:4] into token[0:4] and keeps the
-    rest (Mi Home's library), the 4-byte variant is token[0:4] ^ tick[0:4] (the seed)."""
+    rest (Mi Home's library), the 4-byte variant is token[0:4] ^ tick[0:4] (docs/ble.md §S2)."""
     tick = rc4(token, challenge)
     head = bytes(a ^ b for a, b in zip(token[:4], tick[:4]))
     return head + bytes(token[4:12]) if key_length == 12 else head
@@ -177,7 +177,7 @@ DID_NONCE = bytes(range(0x10, 0x1C))
 
 
 def mibeacon_v5_frame(mac, product_id, counter, objects, bindkey):
-    """An encrypted MiBeacon v5 service-data frame (research §1.2, §2.1): FC 0x5858 (encrypted, MAC,
+    """An encrypted MiBeacon v5 service-data frame (docs/ble.md §1.2, §2.1): FC 0x5858 (encrypted, MAC,
     object, standard auth, v5) | pid LE16 | frame counter = counter & 0xFF | MAC reversed |
     AES-CCM(objects) | ext counter = counter >> 8 (3 bytes LE) | MIC (4). Nonce = MAC reversed ‖ pid ‖
     frame counter ‖ ext counter; AAD 0x11."""
@@ -670,7 +670,7 @@ KW_TYPES = {"boil_then_cool": 0, "heat_to": 1}
 
 
 class Kettle(FakeGattDevice):
-    """YM-K1501 (pid 131) / YM-K1501EU (275), research §4.2 + §4.3.
+    """YM-K1501 (pid 131) / YM-K1501EU (275), docs/ble.md §4.2 + §4.3.
 
     Legacy register: 0x0010 <- 90ca85de; 0x0001 <- rc4(mixA, token) -> notify rc4(mixA, rc4(mixB,
     token)); 0x0001 <- rc4(token, 92ab54fa) -> authenticated. Any token is accepted (the last one is
@@ -694,7 +694,7 @@ class Kettle(FakeGattDevice):
         self.beacon_key = bytes.fromhex(beacon_key)
         self.version = version.encode()
         self.mcu_version = mcu_version.encode()
-        # Status as the kettle reports it (research §4.3).
+        # Status as the kettle reports it (docs/ble.md §4.3).
         self.action = 0
         self.mode = 0xFF
         self.keep_warm_temperature = 80
@@ -848,7 +848,7 @@ class Kettle(FakeGattDevice):
         self.later(self.send_status)
 
     def status_bytes(self):
-        """12 bytes (research §4.3; the real sample 00ff00005020000000010200 is the default state):
+        """12 bytes (docs/ble.md §4.3; the real sample 00ff00005020000000010200 is the default state):
         action, mode, 0, 0, keep-warm set °C, current °C, keep-warm type, minutes LE16, 01 02 00 (the
         sample's unexplained tail, sent as captured)."""
         return bytes([self.action, self.mode, 0, 0, self.keep_warm_temperature, self.current_temperature,
@@ -897,7 +897,7 @@ class Kettle(FakeGattDevice):
             self.in_range = bool(state["in_range"])
 
     def advert(self):
-        """Plain MiBeacon v3 presence frame (research §1.2/§1.3): FC 0x3010 (MAC included, no object),
+        """Plain MiBeacon v3 presence frame (docs/ble.md §1.2/§1.3): FC 0x3010 (MAC included, no object),
         pid LE16, frame counter, MAC reversed."""
         self.advert_counter = (self.advert_counter + 1) & 0xFF
         return struct.pack("<HHB", 0x3010, self.product_id, self.advert_counter) + _rmac(self.mac)
@@ -943,7 +943,7 @@ RX_TIMEOUT_MS = 3000
 
 
 class StdSensor(FakeGattDevice):
-    """A Mi "standard auth" device (LYWSD03MMC, research §4.4): UPNP commands on 0x0010, framed data on
+    """A Mi "standard auth" device (LYWSD03MMC, docs/ble.md §4.4): UPNP commands on 0x0010, framed data on
     0x0019 (AVDTP): header 00 00 00 <type> <n LE16> -> RCV_RDY -> frames <index LE16 from 1><≤18 B> ->
     RCV_OK, in both directions."""
 
@@ -982,7 +982,7 @@ class StdSensor(FakeGattDevice):
         ])
 
     def remote_info(self):
-        """24 bytes: 01 00 00 00 ‖ DID (00 ‖ 19 ASCII chars) — research §4.4 vector."""
+        """24 bytes: 01 00 00 00 ‖ DID (00 ‖ 19 ASCII chars) — docs/ble.md §4.4 vector."""
         return b"\x01\x00\x00\x00" + self.did20
 
     def reset_session(self):

@@ -25,7 +25,7 @@ from fake_bluez import FakeBluez, MIBEACON_UUID  # noqa: E402
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 
-# Research ble.md §3.2 vector V16: a real encrypted MiBeacon v5 frame of a LYWSD03MMC A4:C1:38:02:83:F4.
+# docs/ble.md §3.2 vector V16: a real encrypted MiBeacon v5 frame of a LYWSD03MMC A4:C1:38:02:83:F4.
 FRAME = bytes.fromhex("58585b0550f48302 38c1a495ef58763c 26000097e2abb5".replace(" ", ""))
 MAC = "A4:C1:38:02:83:F4"
 OTHER_MAC = "E4:AA:EC:81:21:AE"

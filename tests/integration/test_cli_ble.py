@@ -1,12 +1,12 @@
 """`cloudless ble scan` against a fake bluetoothd (python-dbusmock's bluez5 template on a private bus
 used as the system bus: fake_bluez.py), and `cloudless ble bindkey` against captures made here.
 
-Scan vectors: research/ble.md §3 — V3 (LYWSD03MMC, v3 clear text), V16 (LYWSD03MMC, v5 encrypted,
+Scan vectors: docs/ble.md §3 — V3 (LYWSD03MMC, v3 clear text), V16 (LYWSD03MMC, v5 encrypted,
 its real bind key in the config), V23 (MCCGQ02HL, v5 encrypted, no key configured) and V18 (CGDK2, v5
 encrypted, configured with a wrong key).
 
-Bind-key captures: the seed (ble-monitor-issue-198-bindkey.txt) has no complete vector (its SSEC and
-DATA are redacted), so the captures are made here by independent Python: the seed's procedure,
+Bind-key captures: the ble_monitor thread of docs/ble.md §S1 has no complete vector (its SSEC and
+DATA are redacted), so the captures are made here by independent Python: the procedure of docs/ble.md §S1,
 key = SHA-256(b64decode(ssecurity) ‖ b64decode(nonce)), RC4 with the first 1024 keystream bytes
 dropped, using python3-cryptography's ARC4 (not OpenSSL through cloudless).
 """
@@ -28,7 +28,7 @@ import helpers
 pytestmark = pytest.mark.usefixtures("cloudless_bin")
 
 # ------------------------------------------------------------------------------------------------
-# vectors (research/ble.md §3)
+# vectors (docs/ble.md §3)
 
 V3_MAC = "A4:C1:38:B4:94:4C"  # V3: LYWSD03MMC, v3 clear text: T 27.2 °C, H 49.0 %
 V3_FRAME = bytes.fromhex("50305b05034c94b438c1a40d10041001ea01")
@@ -315,7 +315,7 @@ BIND_KEY = "5c1e3a2b9d8f7e6a4b3c2d1e0f9a8b7c"
 BIND_MAC = "A4:C1:38:8C:34:B7"
 BIND_DID = "blt.3.1cloudless00"
 SSECURITY = base64.b64encode(hashlib.sha256(b"h8 ssecurity").digest()[:16]).decode()
-# 8 random bytes ‖ minutes since the epoch, big-endian (research §5.1); chosen so that its base64 has '+' and '/'
+# 8 random bytes ‖ minutes since the epoch, big-endian (docs/ble.md §5.1); chosen so that its base64 has '+' and '/'
 NONCE = base64.b64encode(bytes.fromhex("fbff3e1122334455") + (29_000_000).to_bytes(4, "big")).decode()
 BLTBIND = json.dumps({"did": BIND_DID, "token": "20c665a7ff82a5bfb5eefc36", "pid": 1371,
                       "props": [{"type": "prop", "key": "bind_key", "value": BIND_KEY},
@@ -323,7 +323,7 @@ BLTBIND = json.dumps({"did": BIND_DID, "token": "20c665a7ff82a5bfb5eefc36", "pid
 
 
 def rc4mi_encrypt(ssecurity_b64, nonce_b64, plaintext):
-    """The seed's procedure, independently: RC4 keyed with SHA-256(ssecurity ‖ nonce), 1024 bytes dropped."""
+    """The procedure of docs/ble.md §S1, independently: RC4 keyed with SHA-256(ssecurity ‖ nonce), 1024 bytes dropped."""
     key = hashlib.sha256(base64.b64decode(ssecurity_b64) + base64.b64decode(nonce_b64)).digest()
     encryptor = Cipher(ARC4(key), mode=None).encryptor()
     encryptor.update(bytes(1024))

@@ -1,5 +1,5 @@
 """`cloudless ble register` and `cloudless ble login` (issue #6) against the fake bluetoothd's scripted
-devices (fake_bluez.py + fake_gatt_devices.py): a Mi standard-auth sensor (research ble.md §4.4) and a
+devices (fake_bluez.py + fake_gatt_devices.py): a Mi standard-auth sensor (docs/ble.md §4.4) and a
 Mi kettle (legacy auth, §4.2), whose device side is computed independently in Python.
 
 Contract: `cloudless ble register MAC [--product-id N] [--config PATH] [--state-dir DIR]
@@ -162,7 +162,7 @@ def test_register_a_kettle_with_the_legacy_auth(cloudless_bin, fake, state_dir):
     assert token is not None, "the kettle saw no register; output:\n" + out
     saved = json.loads(key_file(state_dir, KETTLE_MAC).read_text())
     assert saved["auth"] == "legacy" and saved["token"].lower() == token and saved["product_id"] == 131
-    # The legacy "bind key" is the beacon key read from 0x0014 (research §4.2 step 7).
+    # The legacy "bind key" is the beacon key read from 0x0014 (docs/ble.md §4.2 step 7).
     assert saved["bindkey"].lower() == KETTLE_BEACON_KEY
     assert re.search(r"registered", out, re.I) and KETTLE_BEACON_KEY in out.lower(), out
     assert_left_disconnected(fake, KETTLE_MAC)

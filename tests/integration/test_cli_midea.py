@@ -1,5 +1,5 @@
 """`cloudless discover` and `cloudless midea query` against simulated Midea ACs (tests/sim/midea_ac_sim.py)
-on 127.a.b.c addresses: no broker, no daemon. Written from PRODUCT.md ("The binary") and issue #4
+on 127.a.b.c addresses: no broker, no daemon. Written from docs/contract.md ("The binary") and issue #4
 (discovery lists id, version and udpid; `midea query` tries a token/key pair). Exit codes: 0 ok,
 1 runtime failure, 2 usage. Every test is SKIPPED with the reason when the binary is missing.
 

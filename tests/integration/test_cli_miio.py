@@ -1,6 +1,6 @@
 """The one-shot miIO commands of `cloudless` against the plug simulator on 127.a.b.c:
 discover --target, miio info, miio call and miio provision (the setup-AP join, and what it tells the
-user about the token afterwards: research/miio.md §4, seed xiaomi-plug-cloudless-blog.txt)."""
+user about the token afterwards: docs/miio.md §4, §S1)."""
 
 import json
 import subprocess
@@ -104,7 +104,7 @@ def test_provision_token_survives(cloudless_bin, simulator):
 
 
 def test_provision_token_changed_is_explained(cloudless_bin, simulator):
-    # The seed blog's hmi206: config_router answers 0 (python-miio crashed on it), then the plug
+    # The hmi206 of docs/miio.md §S1: config_router answers 0 (python-miio crashed on it), then the plug
     # only answers under a new token.
     sim = simulator([helpers.make_plug("ap", "chuangmi.plug.hmi206", layout="chuangmi.plug.m1", token=TOKEN,
                                        behaviour={"hello_token": "token", "token_after_config_router": "cd" * 16})])

@@ -2,7 +2,7 @@
 python-dbusmock's bluez5 template on a private bus that the daemon uses as its *system* bus through
 DBUS_SYSTEM_BUS_ADDRESS), a private mosquitto, and the cloudless binary.
 
-Covered: Home Assistant discovery and state of a configured encrypted LYWSD03MMC (research ble.md
+Covered: Home Assistant discovery and state of a configured encrypted LYWSD03MMC (docs/ble.md
 §3.2 V16, its public test key) and of an unencrypted LYWSDCGQ (V1, plus synthetic plain frames with
 new counters); an unconfigured advertiser is never published; a wrong bindkey publishes nothing and
 logs why; bluetoothd restarting (mock owner gone and back) and the scan watchdog restarting discovery
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(_problem() is not None, reason=str(_problem()))
 BASE = helpers.BASE_TOPIC
 PREFIX = helpers.DISCOVERY_PREFIX
 
-# research ble.md §3.2 V16 (xiaomi-ble / ble_monitor test_Xiaomi_LYWSD03MMC_encrypted): MiBeacon v5,
+# docs/ble.md §3.2 V16 (xiaomi-ble / ble_monitor test_Xiaomi_LYWSD03MMC_encrypted): MiBeacon v5,
 # encrypted, pid 0x055B LYWSD03MMC, frame counter 0x50; decrypts to 0x1006 = 46.7 % humidity.
 V16 = bytes.fromhex("58585b0550f4830238c1a495ef58763c26000097e2abb5")
 V16_MAC = "A4:C1:38:02:83:F4"

@@ -1,6 +1,6 @@
 """The cloudless daemon with a Mi kettle (issue #6), end to end: the fake bluetoothd with a scripted
 kettle (fake_bluez.py + fake_gatt_devices.py: legacy Mi auth and the kettle service computed
-independently in Python from research ble.md §4.2/§4.3), a private mosquitto and the cloudless binary.
+independently in Python from docs/ble.md §4.2/§4.3), a private mosquitto and the cloudless binary.
 Also a standard-auth sensor registered with `cloudless ble register` while the daemon runs.
 
 Contract: a `protocol: xiaomi_ble` device with `product_id: 131` (or 275) is a kettle. State topic
@@ -105,7 +105,7 @@ def test_kettle_first_connect_registers_publishes_and_takes_settings(fake, daemo
     assert saved["auth"] == "legacy" and saved["token"].lower() == state["token"]
     assert saved["mac"].upper() == KETTLE_MAC
 
-    # The status of the research sample 00ff00005020000000010200 (idle, no mode, 80 °C set, 32 °C).
+    # The status of the sample 00ff00005020000000010200 of docs/ble.md §4.3 (idle, no mode, 80 °C set, 32 °C).
     _, s = mqtt_client.wait_for_json(BASE + "/kitchen_kettle", lambda s: "action" in s)
     assert {k: s[k] for k in ("action", "mode", "temperature", "keep_warm_temperature", "keep_warm_type",
                               "keep_warm_time_limit", "turn_off_after_boil")} == {

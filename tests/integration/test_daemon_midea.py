@@ -1,5 +1,5 @@
 """End-to-end tests of `cloudless run` with Midea air conditioners, written from the contract
-(PRODUCT.md, issue #4): a private mosquitto, the AC simulator (tests/sim/midea_ac_sim.py, fixture
+(docs/contract.md, issue #4): a private mosquitto, the AC simulator (tests/sim/midea_ac_sim.py, fixture
 `midea_simulator`) on 127.a.b.c addresses, and the daemon binary ($CLOUDLESS_BIN, default
 build/daemon/cloudless). Every test is SKIPPED with the reason when the binary is missing.
 Waits are bounded (wait_until / wait_for with generous deadlines); no duration is asserted.
@@ -507,7 +507,7 @@ def test_v2_unit_without_token_and_get_polls_now(midea_simulator, daemon, mqtt_c
 
 
 def test_dropped_connections_reconnect_without_going_offline(midea_simulator, daemon, mqtt_client):
-    # every connection is closed by the unit after its 2nd reply (research §8 item 2, made frequent)
+    # every connection is closed by the unit after its 2nd reply (docs/midea.md §8 item 2, made frequent)
     ac = helpers.make_ac("living_ac", state=STATE, capabilities=CAPS, behaviour={"drop_after_replies": 2})
     sim, d = start_bridge(midea_simulator, daemon, [ac])
     since = wait_online(mqtt_client, "living_ac")

@@ -1,4 +1,4 @@
-"""End-to-end tests of `cloudless run` with miIO plugs, written from the contract (PRODUCT.md):
+"""End-to-end tests of `cloudless run` with miIO plugs, written from the contract (docs/contract.md):
 a private mosquitto, the plug simulator (tests/sim/miio_plug_sim.py) on 127.a.b.c addresses, and the
 daemon binary ($CLOUDLESS_BIN, default build/daemon/cloudless). Every test is SKIPPED with the reason
 when the binary is missing. Waits are bounded (≤ 15 s each); poll_interval is 1 s (helpers.MIIO_FAST).

@@ -1,10 +1,10 @@
 """Self-test of the fake bluetoothd's GATT devices (fake_bluez.py + bluez_gatt_template.py +
-fake_gatt_devices.py): a small dbus-python GATT client written here from the research notes
-(ble.md §4.2 legacy Mi auth, §4.4 standard auth, §6.3 BlueZ GATT, §10) runs every handshake against
+fake_gatt_devices.py): a small dbus-python GATT client written here from the docs
+(docs/ble.md §4.2 legacy Mi auth, §4.4 standard auth, §6.3 BlueZ GATT, §10) runs every handshake against
 the scripted Mi kettle and standard-auth sensor, and every fault.
 
 The client's crypto is written here again (not imported from the fake) so the two sides check each
-other, and both are checked against the research vectors first.
+other, and both are checked against the docs/ble.md vectors first.
 
 Bounded: every wait has a deadline (a few seconds at most); each test starts its own private bus and
 mock and stops both in a finalizer. Runs in well under 30 s.
@@ -46,14 +46,14 @@ if _problem() is None:
 
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
-KETTLE_MAC = "AA:BB:CC:DD:EE:FF"  # research §4.2 vector MAC
+KETTLE_MAC = "AA:BB:CC:DD:EE:FF"  # docs/ble.md §4.2 vector MAC
 SENSOR_MAC = "A4:C1:38:02:83:F4"
-TOKEN = bytes.fromhex("015ccba8800abdc12eb8ed82")  # research §4.2 vector token (drndos' default)
+TOKEN = bytes.fromhex("015ccba8800abdc12eb8ed82")  # docs/ble.md §4.2 vector token (drndos' default)
 TOKEN_C, VERSION_C, UPNP_C, BEACON_C, AVDTP_C = (uuid16(x) for x in (0x0001, 0x0004, 0x0010, 0x0014, 0x0019))
 SETUP_C, STATUS_C, LIMIT_C, BOIL_C, MCU_C = (uuid16(x) for x in (0xAA01, 0xAA02, 0xAA04, 0xAA05, 0x2A28))
 
 
-# -- the client's crypto, from the research notes ---------------------------------------------------
+# -- the client's crypto, from docs/ble.md ---------------------------------------------------
 
 def rc4(key, data):
     # python3-cryptography's ARC4 takes 5/7/8/10/16/20/24/32-byte keys only; RC4's key schedule reads
@@ -190,7 +190,7 @@ class Client:
         self.pump(seconds)
         return not [i for i in self._notifications(path) if i > self.seen.get(path, -1)]
 
-    # -- research §4.2: legacy register / login ------------------------------------------------
+    # -- docs/ble.md §4.2: legacy register / login ------------------------------------------------
 
     def legacy_register(self, mac, pid, token, timeout=2.0):
         mix_a, mix_b = mixes(mac, pid)
@@ -215,7 +215,7 @@ class Client:
         confirmation = self.notification(TOKEN_C, timeout=0.6)
         return rc4(key, confirmation)[:4] == confirm
 
-    # -- research §4.4: AVDTP transfers, register, login ---------------------------------------
+    # -- docs/ble.md §4.4: AVDTP transfers, register, login ---------------------------------------
 
     def send_transfer(self, kind, data, timeout=2.0):
         self.write(AVDTP_C, bytes([0, 0, 0, kind]) + struct.pack("<H", (len(data) + 17) // 18), "command")
@@ -309,7 +309,7 @@ def client(request, fake):
 
 # ------------------------------------------------------------------------------------------------
 
-def test_research_vectors_for_client_and_device():
+def test_docs_vectors_for_client_and_device():
     import fake_gatt_devices as dev
 
     # §4.2: RC4 against the standard Key/Plaintext vector; mixA/mixB, register write and genuine reply.

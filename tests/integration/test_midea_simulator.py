@@ -1,5 +1,5 @@
-"""The Midea AC simulator (tests/sim/midea_ac_sim.py) against the research vectors
-(/work/shared/research/midea.md, "§N" below) and against a small client written here.
+"""The Midea AC simulator (tests/sim/midea_ac_sim.py) against the vectors
+(docs/midea.md, "§N" below) and against a small client written here.
 
 Two layers:
   * codec tests import the simulator file and check its encoders byte for byte against real captures
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 import helpers
 
 # ------------------------------------------------------------------------------------------------
-# vectors (research §3.3, §7)
+# vectors (docs/midea.md §3.3, §7)
 
 SYNTH_KEY = bytes(range(32))          # §3.3: key = 00..1f
 SYNTH_R = bytes(range(32, 64))        # R = 20..3f
@@ -521,10 +521,10 @@ def parse_discovery(data):
 
 
 # ================================================================================================
-# 1. the client's own encoders against the research (so the live tests below rest on solid ground)
+# 1. the client's own encoders against docs/midea.md (so the live tests below rest on solid ground)
 
 
-def test_client_encoders_reproduce_the_research_request_vectors():
+def test_client_encoders_reproduce_the_docs_request_vectors():
     # §4.2: msmart GetStateCommand with message id 0x11
     assert get_state_frame(0x11)[10:-1].hex() == "418100ff03ff00020000000000000000000000000311f4"
     # §7.4 derived frames

@@ -1,4 +1,4 @@
-"""Cross-check of our miIO packet codec against Debian's python3-miio 0.5.0.1 (research/miio.md §8).
+"""Cross-check of our miIO packet codec against Debian's python3-miio 0.5.0.1 (docs/miio.md §8).
 
 Two implementations that share no code must agree, in both directions:
 - packets made by our codec (tests/tools/miio_codec_tool.cpp, `encode`) are parsed by
@@ -28,10 +28,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TOOLS_DIR = pathlib.Path(os.environ.get("CLOUDLESS_TOOLS_DIR", REPO / "build" / "tests"))
 TOOL = TOOLS_DIR / "miio_codec_tool"
 
-# research §6.3/§6.7 public test token and did; never a live device's.
+# docs/miio.md §6.3/§6.7 public test token and did; never a live device's.
 TOKEN_HEX = "00112233445566778899aabbccddeeff"
 TOKEN = bytes.fromhex(TOKEN_HEX)
-OTHER_TOKEN_HEX = "5d3a2f018c90097a850558c35c953b77"  # research §6.2 (mi-home test token)
+OTHER_TOKEN_HEX = "5d3a2f018c90097a850558c35c953b77"  # docs/miio.md §6.2 (mi-home test token)
 OTHER_TOKEN = bytes.fromhex(OTHER_TOKEN_HEX)
 DID = 0x0BADCAFE
 
@@ -57,7 +57,7 @@ def our_decode(packet: bytes, token_hex: str = TOKEN_HEX) -> subprocess.Complete
 
 
 def miio_build(obj, did: int = DID, stamp: int = 0x3E9, token: bytes = TOKEN) -> bytes:
-    # research §8: how Message.build wants its input; ts is a naive UTC datetime.
+    # docs/miio.md §8: how Message.build wants its input; ts is a naive UTC datetime.
     return Message.build(
         {
             "data": {"value": obj},
@@ -79,7 +79,7 @@ def compact(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# Payloads of the shapes the daemon sends and receives (research §1.4, §4.1, §5.3, §6.7).
+# Payloads of the shapes the daemon sends and receives (docs/miio.md §1.4, §4.1, §5.3, §6.7).
 PAYLOADS = [
     {"id": 1, "method": "miIO.info", "params": []},
     {"id": 2, "method": "get_prop", "params": ["power", "temperature"]},
@@ -136,7 +136,7 @@ def test_we_decode_python_miio_packets(obj, did, stamp):
 
 
 def test_python_miio_style_plaintext_with_nul():
-    # research §6.7 #2: python-miio serialization + NUL, built by us; python-miio strips the NUL.
+    # docs/miio.md §6.7 #2: python-miio serialization + NUL, built by us; python-miio strips the NUL.
     obj = {"id": 1, "method": "miIO.info", "params": []}
     packet = our_encode(json.dumps(obj).encode() + b"\x00", DID, 0x3E9)
     assert packet.hex() == (
@@ -147,7 +147,7 @@ def test_python_miio_style_plaintext_with_nul():
     assert Message.parse(packet, token=TOKEN).data.value == obj
 
 
-def test_research_vector_6_7_3_both_ways():
+def test_docs_vector_6_7_3_both_ways():
     text = b'{"id":2,"method":"get_prop","params":["power","temperature"]}'
     packet = our_encode(text, DID, 0x3E9)
     assert packet.hex() == (
@@ -198,7 +198,7 @@ def test_wrong_token_detected_by_us():
 
 
 def test_packet_from_other_token_builder_rejected_by_both():
-    # The device answers with a token we do not hold (research §2.6 case 2): both sides must refuse.
+    # The device answers with a token we do not hold (docs/miio.md §2.6 case 2): both sides must refuse.
     theirs = miio_build(PAYLOADS[5], DID, 0x3EA, token=OTHER_TOKEN)
     assert our_decode(theirs).returncode == 1
     ours = our_encode(compact(PAYLOADS[5]), DID, 0x3EA, token_hex=OTHER_TOKEN_HEX)

@@ -313,7 +313,7 @@ def test_config_router_answers_bare_zero_and_records_ssid(simulator):
     p = sim.plug("ap")
     dev = client(Device, p)
     # python-miio 0.5.0.1 indexes the result with [0]: the real bare-0 answer makes it raise TypeError
-    # after the device accepted the credentials (research/miio.md §4.2)
+    # after the device accepted the credentials (docs/miio.md §4.2)
     with pytest.raises(TypeError):
         dev.configure_wifi("mynet", "secret", 0, {"country_domain": "de"})
     st = sim.state("ap")

@@ -1,6 +1,6 @@
 """systemd integration without systemd: the test plays the service manager. It listens on a
 NOTIFY_SOCKET datagram socket and sets WATCHDOG_USEC, then checks that cloudless reports READY=1 as soon
-as its config is loaded even with the broker down (bridges.md §4.1), pings WATCHDOG=1 from its event
+as its config is loaded even with the broker down (docs/bridges.md §4.1), pings WATCHDOG=1 from its event
 loop, publishes STATUS= lines, says STOPPING=1 on SIGTERM; and that under journald (JOURNAL_STREAM set)
 its log lines carry sd-daemon <N> priority prefixes."""
 

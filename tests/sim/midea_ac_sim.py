@@ -2,8 +2,8 @@
 """Midea air-conditioner simulator: many Midea ACs (LAN protocol V2 "5A5A" or V3 "8370") on loopback
 addresses, one process.
 
-An implementation independent of cloudless' C++ codecs, written from the research notes
-(/work/shared/research/midea.md, "research §N" below): Python 3.11 stdlib plus Debian's
+An implementation independent of cloudless' C++ codecs, written from the docs
+(docs/midea.md, "§N" below): Python 3.11 stdlib plus Debian's
 python3-cryptography for AES and SHA. Single-threaded, non-blocking (selectors).
 
 Every simulated AC listens on its own TCP address (127.x.y.z, default port 6444; port 0 picks a free
@@ -15,7 +15,7 @@ Run `/usr/bin/python3 tests/sim/midea_ac_sim.py --help` for the full reference (
 state, capabilities, behaviour switches and the control protocol); the text is in HELP_EPILOG below.
 
 The codec functions (build_frame, v2_packet, v3_packet, handshake_reply, discovery_reply, encode_c0,
-...) are plain module-level functions so that tests can check them against the research vectors by
+...) are plain module-level functions so that tests can check them against the docs/midea.md vectors by
 importing this file; the server never shares state with them.
 """
 
@@ -56,7 +56,7 @@ AC DESCRIPTION
                 UDP discovery ports (default 6445 and 20086; 0 = a free one; null = none)
     protocol    "v3" (8370 framing + token/key handshake; default) or "v2" (plain 5A5A, no auth)
     id          appliance id, int or "0x..." (6 bytes; default derived from the name). The V2 header
-                carries it LE; the V3 discovery trailer is udpid(6-byte BE id), research §1.2, §5.2.
+                carries it LE; the V3 discovery trailer is udpid(6-byte BE id), docs/midea.md §1.2, §5.2.
     token       128 hex digits (V3; default derived from the name)
     key         64 hex digits (V3; default derived from the name)
     handshake_r 64 hex digits: the "random" R of every handshake (tests; default: os.urandom)
@@ -64,7 +64,7 @@ AC DESCRIPTION
     ssid        discovery name (default net_ac_ + last 4 hex digits of the MAC)
     mac         12 hex digits (default from the id); firmware: 12 hex digits (default 150023082122)
     subtype     int (default 0xACAC); device_type: int (default 0xAC)
-    energy_format  "bcd" (default) or "binary": group-4 energy/power encoding (research §4.8)
+    energy_format  "bcd" (default) or "binary": group-4 energy/power encoding (docs/midea.md §4.8)
     state {STATE}, capabilities (alias cap) {CAPABILITIES}, behaviour {BEHAVIOUR}
   STATE keys (set_state changes them "by remote"; a 0x40 set or a display toggle changes them too):
     power (bool, default false), mode (auto|cool|dry|heat|fan|smart_dry or 1..6, default cool),
@@ -76,7 +76,7 @@ AC DESCRIPTION
     null; default 45), energy_kwh (lifetime, default 123.45), current_energy_kwh (default 1.5),
     power_w (default 850.0). While power is on, power_w is reported and both energy counters grow
     with it; while off the reported power is 0.
-  CAPABILITIES keys (the 0xB5 answer, research §4.6; each key may be null = entry left out):
+  CAPABILITIES keys (the 0xB5 answer, docs/midea.md §4.6; each key may be null = entry left out):
     modes (list of auto|cool|dry|heat; default all four), fan_speeds (list of
     silent|low|medium|high|auto, or [custom]; default low+medium+high+auto), swing (list of
     vertical|horizontal; default both), eco, turbo, freeze_protection, display_control (bools,
@@ -90,14 +90,14 @@ AC DESCRIPTION
     silent            true: accept TCP, read and log, never write anything (handshake included)
     refuse            true: close every new TCP connection at once
     drop_after_replies N: close the connection after its Nth reply (the "drops every few minutes"
-                      quirk, research §8 item 2; handshake answers are not counted; 0/null = never)
+                      quirk, docs/midea.md §8 item 2; handshake answers are not counted; 0/null = never)
     error_after_replies N: instead of the Nth reply send the 13-byte ERROR packet, then close
                       (V3 mid-session re-authentication, msmart #65; a V2 AC just closes)
     garbage           true | list of kinds sent (each its own write) before every reply:
                       junk (random bytes without a magic), bad_sign (a reply packet with a wrong
                       SHA256 / MD5), bad_crc (a valid packet whose C0 frame has a wrong body CRC),
                       unsolicited (the notification frame); true = all four
-    notification      b5 (the real frame-type-0x05 B5 notification, research §7.3; default) or c0
+    notification      b5 (the real frame-type-0x05 B5 notification, docs/midea.md §7.3; default) or c0
                       (the current state as a frame-type-0x04 C0): the "unsolicited" frame
     merge             true: send the notification and the reply in ONE write
     delay             seconds to wait before every answer (handshake and discovery included)
@@ -108,7 +108,7 @@ AC DESCRIPTION
     ignore_discovery  true: never answer discovery
     discovery_body    auto (v2: short 52-byte body, v3: extended) | short | extended
     discovery_trailer udpid (default) | zeros (a never-cloud-bound module, msmart #151)
-    Wire quirks of the 0xC0 answer (research §7.3 shows each on real units):
+    Wire quirks of the 0xC0 answer (docs/midea.md §7.3 shows each on real units):
     frame_version     frame byte 8 of replies (default 3; real replies show 2, 3, 8)
     c0_length         payload bytes incl. the trailing message-id echo (23 or 24..32; default 24)
     temperature_tenths  true (default): indoor/outdoor tenths in byte 15; false: 0.5 °C steps only
@@ -116,7 +116,7 @@ AC DESCRIPTION
     swing_base        byte 7 = swing_base | swing (default 0x30; some units send 0x00)
     timer_bytes       hex of bytes 4..6 (default 000000; some units send 7f7f00)
 
-WIRE SUMMARY (research §2-§4)
+WIRE SUMMARY (docs/midea.md §2-§4)
   V2: 5A5A packets, AES-128-ECB(MD5(SIGN_KEY)), MD5 signature; replies carry flags 20 80, the AC id
   LE at [20..27], and 01 at [36] (V2) or 01 80 at [34..35] (inside V3), as real modules do. Heartbeats (type 01 10) get a 56-byte
   heartbeat answer. V3: 8370 header; type 0 handshake (64-byte token) -> type 1 with
@@ -167,7 +167,7 @@ EXIT
 """
 
 # ----------------------------------------------------------------------------------------------
-# Constants (research §1.3, §2, §3)
+# Constants (docs/midea.md §1.3, §2, §3)
 
 SIGN_KEY = b"xhdiwjnchekd4d512chdjx5d8e4c394D2D7S"
 ENC_KEY = hashlib.md5(SIGN_KEY).digest()  # 6a92ef406bad2f0359baad994171ea6d
@@ -176,7 +176,7 @@ DISCOVERY_REQUEST = bytes.fromhex(
     "2e849c6e578d6590036e9d4342a50f1f569eb8ec918e92e5"
 )
 ERROR_PACKET = bytes.fromhex("83700005200f00004552524f52")
-# The real frame-type-0x05 B5 notification (research §7.3): clients must not take it for capabilities.
+# The real frame-type-0x05 B5 notification (docs/midea.md §7.3): clients must not take it for capabilities.
 B5_NOTIFICATION = bytes.fromhex("aa1aac00000000000205b50310060101090001010a000101dcbcb4")
 
 V3_HANDSHAKE_REQUEST = 0x0
@@ -240,7 +240,7 @@ def sha256(data):
 
 
 def udpid(appliance_id, variant="be6"):
-    """research §5.2: SHA256 of the id bytes, first half xor second half (16 bytes)."""
+    """docs/midea.md §5.2: SHA256 of the id bytes, first half xor second half (16 bytes)."""
     if variant == "be6":
         raw = appliance_id.to_bytes(6, "big")
     elif variant == "le6":
@@ -252,7 +252,7 @@ def udpid(appliance_id, variant="be6"):
 
 
 # ----------------------------------------------------------------------------------------------
-# 0xAA application frames (research §4.1)
+# 0xAA application frames (docs/midea.md §4.1)
 
 
 def _crc8_table():
@@ -311,7 +311,7 @@ def parse_frame(frame):
 
 
 # ----------------------------------------------------------------------------------------------
-# V2 "5A5A" packets (research §2)
+# V2 "5A5A" packets (docs/midea.md §2)
 
 
 def v2_timestamp(now=None):
@@ -361,7 +361,7 @@ def v2_parse(packet):
 
 
 # ----------------------------------------------------------------------------------------------
-# V3 "8370" transport (research §3)
+# V3 "8370" transport (docs/midea.md §3)
 
 
 def v3_packet(key, ptype, counter, data, pad_bytes=None, corrupt_sign=False):
@@ -391,7 +391,7 @@ def v3_decrypt(key, packet):
 
 
 def handshake_reply(key, r, counter=0, corrupt=False):
-    """Type 1: 83 70 00 40 20 01 counter(2) || AES-256-CBC(key, IV 0)(R) || SHA256(R) (research §3.3).
+    """Type 1: 83 70 00 40 20 01 counter(2) || AES-256-CBC(key, IV 0)(R) || SHA256(R) (docs/midea.md §3.3).
     Returns (packet, session key = R xor key)."""
     digest = sha256(r)
     if corrupt:
@@ -402,12 +402,12 @@ def handshake_reply(key, r, counter=0, corrupt=False):
 
 
 # ----------------------------------------------------------------------------------------------
-# Discovery (research §1)
+# Discovery (docs/midea.md §1)
 
 
 def discovery_body(ip, port, sn, ssid, extended=True, device_type=0xAC, subtype=0xACAC,
                    mac=bytes(6), firmware=bytes(6), version=3):
-    """The decrypted reply body of research §1.4 (N = len(ssid)):
+    """The decrypted reply body of docs/midea.md §1.4 (N = len(ssid)):
     0 IP reversed | 4 port LE32 | 8 SN (32) | 40 N | 41 SSID | 41+N: 00 00 | 43+N: 87 00 02 |
     46+N: 9 zero bytes | 55+N: device type, 00 | 57+N: subtype LE16 | 59+N: 4 zero bytes |
     63+N: MAC (6) | 69+N: firmware (6) | 75+N: 00, version, 01 | 78+N: 33 zero bytes (randomkey...).
@@ -440,7 +440,7 @@ def discovery_reply(protocol, appliance_id, body, timestamp=bytes(8), trailer=No
 
 
 def is_discovery_request(data):
-    """The 72-byte request of research §1.1: a signed V2 packet with flags 92 00 carrying FF 00."""
+    """The 72-byte request of docs/midea.md §1.1: a signed V2 packet with flags 92 00 carrying FF 00."""
     if len(data) != 72:
         return False
     try:
@@ -451,13 +451,13 @@ def is_discovery_request(data):
 
 
 # ----------------------------------------------------------------------------------------------
-# AC bodies (research §4.2-§4.8)
+# AC bodies (docs/midea.md §4.2-§4.8)
 
 
 def encode_temperature(value, tenths=True):
     """Indoor/outdoor: raw = 50 + 2·|T| rounded toward zero to 0.5 °C (sign kept), plus the tenths
     digit in byte 15. That is what msmart's decoder inverts: trunc((raw-50)/2) ± tenths/10
-    (research §4.4); -0.4..-0.1 cannot be represented (their raw reads as +0.0). None -> 0xFF."""
+    (docs/midea.md §4.4); -0.4..-0.1 cannot be represented (their raw reads as +0.0). None -> 0xFF."""
     if value is None:
         return 0xFF, 0
     n = int(round(abs(float(value)) * 10))
@@ -498,7 +498,7 @@ def target_bytes(target):
 
 
 def encode_c0(state, quirks, msg_id=0):
-    """The 0xC0 state payload (without CRC), research §4.4; the last byte echoes the request's
+    """The 0xC0 state payload (without CRC), docs/midea.md §4.4; the last byte echoes the request's
     message id (real answers end in 01, 02, 04, 38, 69, 8b: the id the client sent [inference])."""
     length = quirks["c0_length"]
     b = bytearray(length)
@@ -530,7 +530,7 @@ def encode_c0(state, quirks, msg_id=0):
 
 
 def decode_set(body):
-    """Every field a 0x40 set body carries (research §4.3); `body` without message id and CRC.
+    """Every field a 0x40 set body carries (docs/midea.md §4.3); `body` without message id and CRC.
     Fields past the end of a short body are absent."""
     def at(i):
         return body[i] if i < len(body) else None
@@ -573,7 +573,7 @@ def decode_set(body):
 
 
 def encode_c1(group, state, fmt, reported_power):
-    """0xC1 group data payload (research §4.8): C1 21 01 (0x40|g) then the group's bytes, 20 bytes."""
+    """0xC1 group data payload (docs/midea.md §4.8): C1 21 01 (0x40|g) then the group's bytes, 20 bytes."""
     b = bytearray(20)
     b[0:4] = bytes([0xC1, 0x21, 0x01, 0x40 | group])
     if group == 4:
@@ -586,7 +586,7 @@ def encode_c1(group, state, fmt, reported_power):
     return bytes(b)
 
 
-MODE_CAP_SETS = {  # 0x0214 value -> modes it announces (research §4.6)
+MODE_CAP_SETS = {  # 0x0214 value -> modes it announces (docs/midea.md §4.6)
     v: frozenset(
         m for m, ok in (
             ("heat", v in (1, 2, 4, 6, 7, 9, 10, 11, 12, 13)),
@@ -682,7 +682,7 @@ def capability_entries(caps, energy_format):
 
 
 def encode_b5(entries, more):
-    """B5 count (id LE16, len, value)... then the 2-byte trailer (more, 00) (research §4.6, §10)."""
+    """B5 count (id LE16, len, value)... then the 2-byte trailer (more, 00) (docs/midea.md §4.6, §10)."""
     b = bytearray([0xB5, len(entries)])
     for cid, value in entries:
         b += struct.pack("<H", cid) + bytes([len(value)]) + value
@@ -1156,7 +1156,7 @@ class AC:
             self.state["swing"] = SWING_NAMES.get(fields["swing"], fields["swing"])
 
     def properties_reply(self, payload, set_):
-        """B1 count (id LE16 result len value)... 00: every asked id, result 0 (research §4.7)."""
+        """B1 count (id LE16 result len value)... 00: every asked id, result 0 (docs/midea.md §4.7)."""
         out = bytearray([0xB0 if set_ else 0xB1, 0])
         count = payload[1] if len(payload) > 1 else 0
         pos, n = 2, 0
@@ -1478,7 +1478,7 @@ class Simulator:
                 break
 
     def _cut_packet(self, conn):
-        """Stream reassembly (research §2, §3.4): find the magic, drop what precedes, wait for the
+        """Stream reassembly (docs/midea.md §2, §3.4): find the magic, drop what precedes, wait for the
         length the header announces."""
         v3 = conn.ac.protocol == "v3"
         magic = b"\x83\x70" if v3 else b"\x5a\x5a"
@@ -1580,7 +1580,7 @@ class Simulator:
             return
         ac.requests += 1
         entry = {"conn": conn.id, "counter": counter, "answered": False, "dropped": None, "reply": None}
-        if parsed["msg_type"] == b"\x01\x10":  # heartbeat: header-only answer (research §2)
+        if parsed["msg_type"] == b"\x01\x10":  # heartbeat: header-only answer (docs/midea.md §2)
             entry.update(what="heartbeat", frame="")
             log = self.add_log(ac, "request", **entry)
             reply_packet = v2_packet(b"", ac.id, flags=b"\x7b\x80", msg_type=b"\x01\x10",

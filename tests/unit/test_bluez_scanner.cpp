@@ -24,7 +24,7 @@ namespace {
 
 const std::string kFe95 = std::string(kMiBeaconServiceUuid);
 
-// Research ble.md §3.2 vector V16 (xiaomi-ble test_Xiaomi_LYWSD03MMC_encrypted, also pushed into the
+// docs/ble.md §3.2 vector V16 (xiaomi-ble test_Xiaomi_LYWSD03MMC_encrypted, also pushed into the
 // bluez5 mock in §7.1): MiBeacon v5 of a LYWSD03MMC A4:C1:38:02:83:F4. 5858 frame control (v5,
 // encrypted, MAC present), 5b05 product id 0x055b, 50 frame counter 80, f4830238c1a4 MAC reversed,
 // 95ef58763c encrypted object, 260000 extended counter, 97e2abb5 MIC.
@@ -115,7 +115,7 @@ TEST_CASE("an RSSI-only PropertiesChanged is an advert, a Connected change is no
 
 TEST_CASE("properties of unexpected types are skipped and counted, never thrown", "[bluez]") {
   // python-dbusmock 0.28.7's AddDevice sends ServiceData as aa{sv} and ManufacturerData as aa{qv}
-  // (research ble.md §7.2 Bug 1); a buggy peer could send RSSI as int32 or bytes as a string.
+  // (docs/ble.md §7.2 Bug 1); a buggy peer could send RSSI as int32 or bytes as a string.
   Properties properties;
   properties["ServiceData"] = sdbus::Variant(std::vector<std::map<std::string, sdbus::Variant>>{});
   properties["ManufacturerData"] = sdbus::Variant(std::vector<std::map<std::uint16_t, sdbus::Variant>>{});

@@ -110,11 +110,11 @@ const T& settings_of(const Config& config, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("the PRODUCT.md example loads into the structs it describes", "[config]") {
+TEST_CASE("the docs/contract.md example loads into the structs it describes", "[config]") {
   const ScopedEnv no_credentials("CREDENTIALS_DIRECTORY", nullptr);
   const TempDir dir;
   const std::string password_file = dir.write("mqtt.password", "s3cret\n");
-  // PRODUCT.md's example, with the placeholders replaced by (made-up) hex of the right lengths.
+  // docs/contract.md's example, with the placeholders replaced by (made-up) hex of the right lengths.
   const std::string yaml =
       "mqtt:\n"
       "  server: mqtt://127.0.0.1:1883      # mqtt:// or mqtts://\n"

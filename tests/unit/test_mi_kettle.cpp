@@ -1,7 +1,7 @@
 // The Mi kettle device kind (daemon/devices/mi_kettle) against a scripted kettle behind a fake
 // GattLink on an io_context, without D-Bus: the fake answers the legacy Mi register as a genuine
 // kettle would (its replies computed with the codec of mi_auth_legacy.h from the device's side:
-// research ble.md §4.2), notifies status bytes (research §4.3: `00ff00005020000000010200`), answers
+// docs/ble.md §4.2), notifies status bytes (docs/ble.md §4.3: `00ff00005020000000010200`), answers
 // aa04/aa05 reads and records every write. Covers token handling (new → stored only once confirmed;
 // stored → reused; configured → used, nothing stored; refused → logged, nothing stored), status →
 // state JSON, each command → the exact bytes written, invalid commands → error and no write, drops
@@ -52,9 +52,9 @@ struct TempDir : cloudless::test::TempDir {
 
 
 constexpr const char* kMac = "AA:BB:CC:DD:EE:FF";
-// research §4.2: drndos' default token, used as a "configured" token.
+// docs/ble.md §4.2: drndos' default token, used as a "configured" token.
 constexpr const char* kConfiguredToken = "015ccba8800abdc12eb8ed82";
-// research §4.3: a 12-byte status of a newer unit: action 00 idle, mode ff none, 2 unknown bytes,
+// docs/ble.md §4.3: a 12-byte status of a newer unit: action 00 idle, mode ff none, 2 unknown bytes,
 // keep-warm set 0x50 = 80 °C, current 0x20 = 32 °C, type 00 = boil then cool, minutes 0000, 3 more.
 constexpr const char* kIdleStatus = "00ff00005020000000010200";
 // Synthetic: action 01 heating, mode 01 boil, set 0x46 = 70 °C, current 0x2d = 45 °C, type 01 = heat to.
@@ -70,7 +70,7 @@ Bytes hex(std::string_view text) {
   return *bytes;
 }
 
-// ---- the device's side of the legacy register (research §4.2), from the codec ---------------------
+// ---- the device's side of the legacy register (docs/ble.md §4.2), from the codec ---------------------
 
 const ble::MacAddress kMacBytes = *ble::parse_mac(kMac);
 
@@ -337,7 +337,7 @@ TEST_CASE("kettle: a config with product id 131 or 275 is a kettle, anything els
   CHECK(dynamic_cast<MiKettle*>(other.get()) == nullptr);
 }
 
-TEST_CASE("kettle: entities as PRODUCT.md lists them", "[kettle]") {
+TEST_CASE("kettle: entities as docs/contract.md lists them", "[kettle]") {
   Fixture f;
   const std::vector<model::Entity> entities = f.kettle->entities();
   CHECK_FALSE(model::validate_entities(entities));
@@ -376,7 +376,7 @@ TEST_CASE("kettle: the first connection registers a new token and stores it once
   REQUIRE(f.radio.kettle);
   CHECK(f.radio.kettle->registered);  // the register-finish write was rc4(token, 92ab54fa)
 
-  // The legacy register on the wire (research §4.2): start 90ca85de to 0x0010, then rc4(mixA, token)
+  // The legacy register on the wire (docs/ble.md §4.2): start 90ca85de to 0x0010, then rc4(mixA, token)
   // to 0x0001, then rc4(token, 92ab54fa) to 0x0001.
   const auto& writes = f.radio.kettle->writes;
   REQUIRE(writes.size() >= 3);
@@ -443,7 +443,7 @@ TEST_CASE("kettle: a configured token is used and nothing is stored", "[kettle]"
   REQUIRE(f.ready());
   REQUIRE(f.radio.kettle);
   CHECK(f.radio.kettle->token == hex(kConfiguredToken));
-  // research §4.2 vector, pid 275: the step-3 write of this token is 98fba984896b999a9cdc3fd1 and
+  // docs/ble.md §4.2 vector, pid 275: the step-3 write of this token is 98fba984896b999a9cdc3fd1 and
   // the step-5 write ea0f7d48.
   const auto& writes = f.radio.kettle->writes;
   REQUIRE(writes.size() >= 3);

@@ -1,5 +1,5 @@
 // Midea AC 0xB5 capabilities (protocols/midea/ac_capabilities.h): every capabilities vector of
-// research/midea.md §7.3 with msmart-ng's expectations (raw decoded flags where msmart asserts them,
+// docs/midea.md §7.3 with msmart-ng's expectations (raw decoded flags where msmart asserts them,
 // derived features otherwise), multi-page merging, the paging rule (§10), truncations.
 //
 // Sources: msmart-ng `msmart/device/AC/test_command.py` (TestCapabilitiesResponse) and `test_device.py`
@@ -70,7 +70,7 @@ const std::vector<std::uint8_t> kAllFans = {kFanSilent, kFanLow, kFanMedium, kFa
 
 TEST_CASE("§7.3 B5 midea-ac-py #13: raw flags exactly as msmart test_capabilities") {
   // b5 07 | 1202 01 01 eco | 1302 01 01 freeze | 1402 01 01 modes | 1502 01 01 swing | 1602 01 01 energy
-  //       | 1702 01 00 filter | 1a02 01 01 turbo — and no trailing bytes (research §10: no more pages).
+  //       | 1702 01 00 filter | 1a02 01 01 turbo — and no trailing bytes (docs/midea.md §10: no more pages).
   const AcCapabilitiesPage page =
       page_of("aa29ac00000000000303b5071202010113020101140201011502010116020101170201001a020101dedb");
   AcCapabilities expected;
@@ -420,7 +420,7 @@ TEST_CASE("B5 value rules of single capabilities (msmart test_capabilities_parse
   CHECK(one(capability_id::kTurbo, 3).turbo_cool == false);
   CHECK(one(capability_id::kTurbo, 4).turbo_heat == false);
   CHECK(one(capability_id::kTurbo, 4).turbo_cool == false);
-  // Energy 2/3 = BCD hint (research §4.8), 4/5 stats without it.
+  // Energy 2/3 = BCD hint (docs/midea.md §4.8), 4/5 stats without it.
   CHECK(one(capability_id::kEnergy, 2).energy_bcd == true);
   CHECK(one(capability_id::kEnergy, 4).energy_bcd == false);
   CHECK(one(capability_id::kEnergy, 5).energy_setting == true);
@@ -450,7 +450,7 @@ TEST_CASE("B5 paging rule: second-to-last trailing byte, none or one trailing by
   CHECK(parse_ac_capabilities(hex("b5000100")).value().more_pages);
   CHECK_FALSE(parse_ac_capabilities(hex("b5000001")).value().more_pages);
   CHECK(parse_ac_capabilities(hex("b50000000100")).value().more_pages);
-  // An empty page (a device answering the page-2 request with nothing, research §10) parses fine.
+  // An empty page (a device answering the page-2 request with nothing, docs/midea.md §10) parses fine.
   const Result<AcCapabilitiesPage> empty = parse_ac_capabilities(hex("b5000000"));
   REQUIRE(empty.has_value());
   CHECK(empty->capabilities == AcCapabilities{});

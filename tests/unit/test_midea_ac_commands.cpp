@@ -1,5 +1,5 @@
 // Midea AC client commands (protocols/midea/ac_commands.h): byte-exact against msmart-ng's tests and
-// the research §7.4 derived vectors, set-state target boundaries, set-state encode ↔ parse.
+// the docs/midea.md §7.4 derived vectors, set-state target boundaries, set-state encode ↔ parse.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -30,7 +30,7 @@ AcState vector_state_cool() {
   state.mode = AcMode::cool;
   state.target_temperature = 24.5;
   state.fan_speed = kFanAuto;
-  state.target_humidity = 40;  // research §10 errata: msmart's default, sent on every set
+  state.target_humidity = 40;  // docs/midea.md §10 errata: msmart's default, sent on every set
   return state;
 }
 

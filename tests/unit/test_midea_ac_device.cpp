@@ -3,7 +3,7 @@
 // with ERROR), built from the codec's device-side encoders (encode_v2_packet with reply flags,
 // encode_ac_frame, encode_ac_state_body) and reading what the device kind sends with
 // parse_ac_set_state, so every command is checked on the wire. Capability and group-data answers
-// are the real frames of research/midea.md §7.3. The loop is driven with run_for; every wait is
+// are the real frames of docs/midea.md §7.3. The loop is driven with run_for; every wait is
 // bounded.
 #include <catch2/catch.hpp>
 
@@ -50,7 +50,7 @@ struct TempDir : cloudless::test::TempDir {
 };
 
 
-constexpr std::uint64_t kApplianceId = 15393162840672;  // the id of research §7.4's V2 vector
+constexpr std::uint64_t kApplianceId = 15393162840672;  // the id of docs/midea.md §7.4's V2 vector
 
 template <std::size_t N>
 std::array<std::uint8_t, N> counting(std::uint8_t first) {
@@ -59,7 +59,7 @@ std::array<std::uint8_t, N> counting(std::uint8_t first) {
   return out;
 }
 
-// research §3.3 synthetic vector: key = 00..1f, device random R = 20..3f → tcp key = R XOR key = 32 × 0x20
+// docs/midea.md §3.3 synthetic vector: key = 00..1f, device random R = 20..3f → tcp key = R XOR key = 32 × 0x20
 // (verified there with python3-cryptography). The fake decrypts with this expected key.
 const V3Key kKey = counting<32>(0x00);
 const V3HandshakeRandom kRandom = counting<32>(0x20);
@@ -70,19 +70,19 @@ const V3TcpKey kTcpKey = [] {
 }();
 const V3Token kToken = counting<64>(0x80);  // any 64 bytes: the fake only records it
 
-// research §7.3, msmart test_command.py: eco, freeze, heat, cool, dry, auto, swing H+V, turbo heat +
+// docs/midea.md §7.3, msmart test_command.py: eco, freeze, heat, cool, dry, auto, swing H+V, turbo heat +
 // cool; 0x0216 = 1 (no energy stats), no filter, no display control; default fans; 16-30 °C; one page.
 const char* const kCapsFull =
     "aa29ac00000000000303b5071202010113020101140201011502010116020101170201001a020101dedb";
-// research §7.3, Toshiba window unit 2019: cool/dry/auto, no swing, filter notice, no turbo, default
+// docs/midea.md §7.3, Toshiba window unit 2019: cool/dry/auto, no swing, filter notice, no turbo, default
 // fans, display control; no 0x0216 at all (so group 4 is tried).
 const char* const kCapsToshiba =
     "aa29ac00000000000303b507120201021402010015020102170201021a0201021002010524020101990d";
-// research §7.3 group 4, binary format: total 150.4 kWh, current run 0.6 kWh, power 279.5 W.
+// docs/midea.md §7.3 group 4, binary format: total 150.4 kWh, current run 0.6 kWh, power 279.5 W.
 const char* const kGroup4Binary = "aa22ac00000000000803c1210144000005e00000000000000006000aeb000000487a5e";
-// research §7.3 group 4 with every field zero: no meter.
+// docs/midea.md §7.3 group 4 with every field zero: no meter.
 const char* const kGroup4Empty = "aa20ac00000000000303c1210144000000000000000000000000000000000843bc";
-// research §7.3: a properties frame with a bad frame checksum.
+// docs/midea.md §7.3: a properties frame with a bad frame checksum.
 const char* const kBadChecksum = "aa14ac00000000000303b10109000001003c0000FF";
 
 Bytes hex(const char* text) {
@@ -522,7 +522,7 @@ TEST_CASE("midea ac: entities follow the capabilities the unit reports", "[midea
   CHECK(h.fake.group_queries[5] == 0);
 }
 
-TEST_CASE("midea ac: the state payload of PRODUCT.md, published after every C0", "[midea][device]") {
+TEST_CASE("midea ac: the state payload of docs/contract.md, published after every C0", "[midea][device]") {
   Harness h;
   h.fake.capabilities = {hex(kCapsFull)};
   h.fake.state.eco = true;

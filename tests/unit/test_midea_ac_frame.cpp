@@ -1,8 +1,8 @@
 // Midea 0xAA application frame (protocols/midea/ac_frame.h): CRC8 and checksum, every real frame of
-// research/midea.md §7.3 and §7.4, every corruption and every truncation.
+// docs/midea.md §7.3 and §7.4, every corruption and every truncation.
 //
 // Sources: msmart-ng `msmart/device/AC/test_command.py` and `test_device.py` (captures from users'
-// units, issue links there), §7.4 vectors computed by the research with the published algorithms.
+// units, issue links there), §7.4 vectors computed for docs/midea.md with the published algorithms.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -153,7 +153,7 @@ TEST_CASE("CRC-8/MAXIM and the additive checksum") {
   // Catalogue check value of CRC-8/MAXIM-DOW.
   CHECK(ac_crc8(as_bytes("123456789")) == 0xA1);
   CHECK(ac_crc8({}) == 0x00);
-  // research §4.1: table entries 1..7 = 5E BC E2 61 3F DD 83 (the CRC of the single byte i).
+  // docs/midea.md §4.1: table entries 1..7 = 5E BC E2 61 3F DD 83 (the CRC of the single byte i).
   const std::uint8_t table[] = {0x00, 0x5E, 0xBC, 0xE2, 0x61, 0x3F, 0xDD, 0x83};
   for (std::uint8_t i = 0; i < 8; ++i) {
     const std::uint8_t byte[] = {i};

@@ -1,5 +1,5 @@
 // Midea AC 0xC1 group data (protocols/midea/ac_group_data.h): every group-data vector of
-// research/midea.md §7.3 — energy in each format, humidity, defrost, groups 1/2/7/11 — plus the format
+// docs/midea.md §7.3 — energy in each format, humidity, defrost, groups 1/2/7/11 — plus the format
 // option table, truncations and unknown groups.
 //
 // Sources: msmart-ng `msmart/device/AC/test_command.py` (TestGroupDataResponse) and `test_device.py`,
@@ -66,7 +66,7 @@ const EnergyVector kEnergyVectors[] = {
     // power 00 0a eb = 2795 / 10 = 279.5 W.
     {"msmart test_binary_energy_usage", "aa22ac00000000000803c1210144000005e00000000000000006000aeb000000487a5e",
      EnergyFormat::binary, 150.4, 0.6, 279.5},
-    // The same bytes read as BCD (research §7.3: "BCD view 6.4, 0.06, 115.1"): 5 + bcd(0xe0) = 140 → 6.40;
+    // The same bytes read as BCD (docs/midea.md §7.3: "BCD view 6.4, 0.06, 115.1"): 5 + bcd(0xe0) = 140 → 6.40;
     // 0.06; bcd(0x0a) = 10 → 100 + bcd(0xeb) = 151 → 15.1 → 115.1.
     {"msmart binary vector read as BCD", "aa22ac00000000000803c1210144000005e00000000000000006000aeb000000487a5e",
      EnergyFormat::bcd, 6.4, 0.06, 115.1},

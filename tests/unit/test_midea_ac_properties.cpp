@@ -1,5 +1,5 @@
 // Midea AC 0xB1/0xB0 properties (protocols/midea/ac_properties.h): every properties vector of
-// research/midea.md §7.3 with msmart-ng's expectations, value decodings, breeze modes, truncations and
+// docs/midea.md §7.3 with msmart-ng's expectations, value decodings, breeze modes, truncations and
 // the reply encoder round trip.
 //
 // Sources: msmart-ng `msmart/device/AC/test_command.py` (TestPropertiesResponse) and `test_device.py`

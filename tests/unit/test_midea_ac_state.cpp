@@ -1,4 +1,4 @@
-// Midea AC 0xC0 state reply (protocols/midea/ac_state.h): every state vector of research/midea.md §7.3,
+// Midea AC 0xC0 state reply (protocols/midea/ac_state.h): every state vector of docs/midea.md §7.3,
 // the temperature decoding corners (§4.4, §10), truncations, wrong body types and C0 encode ↔ parse.
 //
 // Sources: msmart-ng `msmart/device/AC/test_command.py` (TestStateResponse) and `test_device.py`
@@ -184,7 +184,7 @@ TEST_CASE("C0 temperature decoding: msmart's reading, with the midea_ac_lan diff
       {0xFF, 0, false, std::nullopt, "0xFF: no sensor"},
       {0xFF, 9, true, std::nullopt, "0xFF wins over tenths"},
       {100, 0, false, 25.0, "even raw, no tenths"},
-      // research §10: odd raw with tenths 0. msmart (chosen): (105 − 50) / 2 = 27.5. The old midea_ac_lan
+      // docs/midea.md §10: odd raw with tenths 0. msmart (chosen): (105 − 50) / 2 = 27.5. The old midea_ac_lan
       // reading int(27.5) ± 0 = 27.0 would lose the half degree; midea-local now agrees with msmart.
       {105, 0, false, 27.5, "odd raw, tenths 0: keeps the half degree"},
       {105, 0, true, 27.5, "same in °F display mode"},

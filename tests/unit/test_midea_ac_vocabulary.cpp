@@ -1,4 +1,4 @@
-// AcState ↔ Home Assistant climate names (protocols/midea/ac_vocabulary.h), PRODUCT.md vocabulary:
+// AcState ↔ Home Assistant climate names (protocols/midea/ac_vocabulary.h), docs/contract.md vocabulary:
 // mode off|auto|cool|heat|dry|fan_only, fan silent|low|medium|high|full|auto, swing
 // off|vertical|horizontal|both, preset none|eco|boost|sleep|away.
 #include <catch2/catch.hpp>

@@ -1,8 +1,8 @@
-// Midea discovery codec: the request, every real reply of research/midea.md §7.1, udpid vectors
+// Midea discovery codec: the request, every real reply of docs/midea.md §7.1, udpid vectors
 // (§5.2), every truncation and one-bit flip, and parse → encode → parse round trips.
 //
 // Replies are public captures (msmart-ng tests and GitHub issue logs, named per row); expected
-// field values are what those sources assert, plus the extended-body fields decrypted in research
+// field values are what those sources assert, plus the extended-body fields decrypted for docs/midea.md
 // §7.1 (re-checked here with python3-cryptography 48.0.0, see the "computed" notes).
 #include <catch2/catch.hpp>
 
@@ -132,7 +132,7 @@ ByteView inner_v2(const Bytes& datagram) {
 
 }  // namespace
 
-TEST_CASE("midea discovery: the 72-byte request (research §1.1)", "[midea][discovery]") {
+TEST_CASE("midea discovery: the 72-byte request (docs/midea.md §1.1)", "[midea][discovery]") {
   // msmart const.py DISCOVERY_MSG = midea-local BROADCAST_MSG.
   const Bytes request = encode_discovery_request();
   CHECK(to_hex(request) ==
@@ -153,7 +153,7 @@ TEST_CASE("midea discovery: the 72-byte request (research §1.1)", "[midea][disc
   CHECK(reply.error().kind == ErrorKind::malformed);
 }
 
-TEST_CASE("midea discovery: every real reply of research §7.1", "[midea][discovery]") {
+TEST_CASE("midea discovery: every real reply of docs/midea.md §7.1", "[midea][discovery]") {
   for (const ReplyVector& vector : kReplies) {
     CAPTURE(vector.source);
     const Bytes datagram = hex(vector.datagram);
@@ -185,7 +185,7 @@ TEST_CASE("midea discovery: every real reply of research §7.1", "[midea][discov
       CHECK_FALSE(reply->trailer.has_value());
     }
 
-    // The decryption itself (§1.3): the V2 payload is the body research §7.1 lists.
+    // The decryption itself (§1.3): the V2 payload is the body docs/midea.md §7.1 lists.
     const auto packet = decode_v2_packet(inner_v2(datagram));
     REQUIRE(packet.has_value());
     CHECK(to_hex(packet->payload) == vector.body);
@@ -207,7 +207,7 @@ TEST_CASE("midea discovery: model is SN[9:17]", "[midea][discovery]") {
   CHECK(synthetic.model().empty());
 }
 
-TEST_CASE("midea discovery: the V3 trailer is the 6-byte big-endian udpid (research §1.2, §5.2)",
+TEST_CASE("midea discovery: the V3 trailer is the 6-byte big-endian udpid (docs/midea.md §1.2, §5.2)",
           "[midea][discovery][udpid]") {
   for (const ReplyVector& vector : kReplies) {
     if (!vector.trailer) continue;
@@ -225,11 +225,11 @@ TEST_CASE("midea discovery: the V3 trailer is the 6-byte big-endian udpid (resea
 }
 
 TEST_CASE("midea discovery: udpid vectors", "[midea][udpid]") {
-  // midea-local tests/security_test.py, id 123456789 (research §5.2 [verified]).
+  // midea-local tests/security_test.py, id 123456789 (docs/midea.md §5.2 [verified]).
   CHECK(to_hex(derive_udpid(123456789, UdpidVariant::little_endian_8)) == "c0df1eef309df487f3061c8189f35c79");
   CHECK(to_hex(derive_udpid(123456789, UdpidVariant::big_endian_6)) == "505407553cbc909df7d36b82967ace2e");
   CHECK(to_hex(derive_udpid(123456789, UdpidVariant::little_endian_6)) == "8011a3aa5116c19f17161815770eb6e4");
-  // Research §5.2, computed there for the §7.1 #2 and #1 devices.
+  // docs/midea.md §5.2, computed there for the §7.1 #2 and #1 devices.
   CHECK(to_hex(derive_udpid(147334558165565, UdpidVariant::big_endian_6)) == "4fbe0d4139de99cc88a0285e14657045");
   CHECK(to_hex(derive_udpid(147334558165565, UdpidVariant::little_endian_6)) == "b617531f693d3380eed45a7fa2e257b2");
   CHECK(to_hex(derive_udpid(15393162840672, UdpidVariant::big_endian_6)) == "a3ae1572b5aae1e1f9aa1bd39566dcaa");

@@ -2,7 +2,7 @@
 // The fake device is built from the codec's device-side encoders (handshake response, V3 response,
 // V2 reply packet, 0xAA C0 state frame) and decodes what the session sends with the device-side
 // decoders, so every request is checked on the wire. The V3 keys are the synthetic vector of
-// research/midea.md §3.3 (key 00..1f, device random 20..3f → session key 32 × 0x20, verified
+// docs/midea.md §3.3 (key 00..1f, device random 20..3f → session key 32 × 0x20, verified
 // there with python3-cryptography): the fake device decrypts with that expected key, not with one
 // the session computed. The loop is driven with run_for; every wait is bounded.
 #include <catch2/catch.hpp>
@@ -41,7 +41,7 @@ std::array<std::uint8_t, N> counting(std::uint8_t first) {
   return out;
 }
 
-// research §3.3 synthetic vector: key = 00..1f, device random R = 20..3f → tcp key = R XOR key = 32 × 0x20.
+// docs/midea.md §3.3 synthetic vector: key = 00..1f, device random R = 20..3f → tcp key = R XOR key = 32 × 0x20.
 const V3Key kKey = counting<32>(0x00);
 const V3HandshakeRandom kRandom = counting<32>(0x20);
 const V3TcpKey kTcpKey = [] {
@@ -50,7 +50,7 @@ const V3TcpKey kTcpKey = [] {
   return key;
 }();
 const V3Token kToken = counting<64>(0x80);  // any 64 bytes: the device only records it
-constexpr std::uint64_t kApplianceId = 15393162840672;  // the id of research §7.4's V2 vector
+constexpr std::uint64_t kApplianceId = 15393162840672;  // the id of docs/midea.md §7.4's V2 vector
 
 Bytes concat(std::initializer_list<Bytes> parts) {
   Bytes out;
@@ -468,7 +468,7 @@ TEST_CASE("midea lan V3: handshake with our token, encrypted counted requests, s
   CHECK(third->ok());
 
   // One connection, one handshake carrying our token with counter 0; the requests decrypt under
-  // the session key of the research vector and count up from there.
+  // the session key of the docs/midea.md vector and count up from there.
   CHECK(h.device.accepts == 1);
   REQUIRE(h.device.handshake_tokens.size() == 1);
   CHECK(h.device.handshake_tokens[0] == kToken);

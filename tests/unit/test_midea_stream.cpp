@@ -1,5 +1,5 @@
 // Midea TCP stream reassembly (protocols/midea/stream_reassembler.h): real packets of
-// research/midea.md §7.2 glued into one stream, cut at every byte boundary, fed byte by byte and in
+// docs/midea.md §7.2 glued into one stream, cut at every byte boundary, fed byte by byte and in
 // random chunks; the midea-local decode_8370 cases (§3.4); garbage before a magic; oversized and
 // undersized declared lengths, rejected before anything of them is buffered.
 #include <catch2/catch.hpp>
@@ -158,7 +158,7 @@ TEST_CASE("midea stream: byte by byte and random chunks", "[midea][stream]") {
   }
 }
 
-TEST_CASE("midea stream: midea-local decode_8370 cases (research §3.4)", "[midea][stream]") {
+TEST_CASE("midea stream: midea-local decode_8370 cases (docs/midea.md §3.4)", "[midea][stream]") {
   SECTION("two packets and a lone trailing 0x83 → two packets, 83 kept") {
     StreamReassembler reassembler(StreamFraming::v3);
     Bytes stream = concatenate({hex(kV3Response), hex(kV3Request)});

@@ -1,5 +1,5 @@
 // Midea transport codecs: the crypto additions they rest on, V2 "5A5A" packets and V3 "8370"
-// framing/handshake — real vectors of research/midea.md §7.2, derived vectors of §7.4, every
+// framing/handshake — real vectors of docs/midea.md §7.2, derived vectors of §7.4, every
 // truncation, every one-bit flip, boundaries and round trips.
 //
 // Keys and tokens here are the public test values of msmart-ng / midea-local (or all-zero /
@@ -59,7 +59,7 @@ constexpr const char* kMsmartV3Inner =
 constexpr const char* kMsmartV3Frame = "aa23ac00000000000303c00145660000003c0010045c6800000000000000000000018426";
 
 // §7.4 (derived with the §2/§3 algorithms, python3-cryptography): GetState frame as a V2 request
-// for device 15393162840672 with timestamp bytes 00 1e 2d 0c 0f 07 24 14 (research's "2024-07-15
+// for device 15393162840672 with timestamp bytes 00 1e 2d 0c 0f 07 24 14 (docs/midea.md §2: "2024-07-15
 // 12:45:30.00"; see the timestamp note below), then that packet as a V3 request, counter 5, zero
 // pad fill, under msmart's test key.
 constexpr const char* kGetStateFrame = "aa21ac8d000000000003418100ff03ff000200000000000000000000000003016971";
@@ -78,7 +78,7 @@ constexpr const char* kHandshakeRequest =
 constexpr const char* kErrorReply = "83700005200f00004552524f52";
 
 // §3.3 synthetic handshake (inputs from midea-local tests/security_test.py, output computed in
-// research [verified]): key = 00 01 … 1f, random = 20 21 … 3f → session key 32 × 0x20.
+// docs/midea.md [verified]): key = 00 01 … 1f, random = 20 21 … 3f → session key 32 × 0x20.
 constexpr const char* kSyntheticResponseBody =
     "61a6936e4e8f101c1cc1f993b542a0d40f6eac919d8c733bee8593bf182cf16c72dbb7336c76780023f83da4c355f2eeea85733b"
     "13d3477697917790c1229084";
@@ -177,11 +177,11 @@ TEST_CASE("crypto: two-part SHA-256", "[crypto][midea]") {
 
 // ---- V2 --------------------------------------------------------------------------------------
 
-TEST_CASE("midea v2: constants (research §1.3, §2)", "[midea][v2]") {
+TEST_CASE("midea v2: constants (docs/midea.md §1.3, §2)", "[midea][v2]") {
   CHECK(crypto::md5(as_bytes(kV2SignKey)) == kV2AesKey);
   // midea-local tests/security_test.py: encode32("hello") = MD5("hello" ‖ sign key).
   CHECK(to_hex(crypto::md5(as_bytes("hello"), as_bytes(kV2SignKey))) == "09a02ba1291000b060665e186676fc7a");
-  // 2024-07-15 12:45:30.00. Research §2 prints this date as 00 1e 2d 0c 0f 07 *24* 14, but
+  // 2024-07-15 12:45:30.00. docs/midea.md §2 prints this date as 00 1e 2d 0c 0f 07 *24* 14, but
   // midea-local's packet_time() writes the decimal year digits as numbers: 24 → 0x18 (0x24 would
   // be 2036). The §7.4 vector below uses the printed bytes verbatim.
   CHECK(to_hex(make_v2_timestamp(2024, 7, 15, 12, 45, 30, 0)) == "001e2d0c0f071814");
@@ -204,7 +204,7 @@ TEST_CASE("midea v2: msmart's real reply decodes and re-encodes byte for byte", 
   CHECK(encode_v2_packet(decoded->header, decoded->payload) == packet);
 }
 
-TEST_CASE("midea v2: derived request of research §7.4", "[midea][v2]") {
+TEST_CASE("midea v2: derived request of docs/midea.md §7.4", "[midea][v2]") {
   V2Header header;
   header.timestamp = array_of<8>("001e2d0c0f072414");
   header.device_id = 15393162840672;
@@ -402,7 +402,7 @@ TEST_CASE("midea v3: token and key from hex", "[midea][v3]") {
   CHECK_FALSE(parse_v3_token(kMsmartTcpKey));
 }
 
-TEST_CASE("midea v3: msmart's real response (research §7.2)", "[midea][v3]") {
+TEST_CASE("midea v3: msmart's real response (docs/midea.md §7.2)", "[midea][v3]") {
   const Bytes packet = hex(kMsmartV3Response);
   const auto header = parse_v3_header(packet);
   REQUIRE(header.has_value());
@@ -425,7 +425,7 @@ TEST_CASE("midea v3: msmart's real response (research §7.2)", "[midea][v3]") {
   CHECK(encode_v3_response(msmart_key(), message->counter, message->data, message->pad_fill) == packet);
 }
 
-TEST_CASE("midea v3: derived request of research §7.4", "[midea][v3]") {
+TEST_CASE("midea v3: derived request of docs/midea.md §7.4", "[midea][v3]") {
   const Bytes packet = encode_v3_request(msmart_key(), 5, hex(kDerivedV2Request));
   CHECK(to_hex(packet) == kDerivedV3Request);
   const auto message = decode_v3_message(msmart_key(), packet);
@@ -541,7 +541,7 @@ TEST_CASE("midea v3: handshake request (msmart issue #63 capture)", "[midea][v3]
   CHECK(wrong_type.error().what == "expected a V3 handshake request (type 0x0), got type 0x3");
 }
 
-TEST_CASE("midea v3: handshake response and TCP key (research §3.3 synthetic vector)", "[midea][v3][handshake]") {
+TEST_CASE("midea v3: handshake response and TCP key (docs/midea.md §3.3 synthetic vector)", "[midea][v3][handshake]") {
   const Bytes response = encode_v3_handshake_response(synthetic_key(), 0, synthetic_random());
   CHECK(to_hex(ByteView(response).first(8)) == "8370004020010000");
   CHECK(to_hex(ByteView(response).subspan(8)) == kSyntheticResponseBody);

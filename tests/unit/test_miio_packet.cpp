@@ -1,6 +1,6 @@
 // miIO packet codec: published vectors, hello replies, every corruption and every truncation.
 //
-// Vectors come from research/miio.md §6 (all re-verified there with python hashlib/cryptography and
+// Vectors come from docs/miio.md §6 (all re-verified there with python hashlib/cryptography and
 // python3-miio 0.5.0.1); each table row names its source. Tokens are the public test tokens of those
 // sources, never a live device's.
 #include <catch2/catch.hpp>
@@ -130,7 +130,7 @@ const ReplyVector kReplies[] = {
      R"({"result":["on","on",4,100,"off","on"],"id":1})"sv,
      "2131005000000000047bd1b5002feedece53f7b9e63ae50c3fc22fac87cc3ee7053510f79d4e36f4ff504d8da4391c467b067c3d5a777a"
      "ca3ed402f9009821176bc6bffeb40994d5e6889e48836d54a6"},
-    // §6.6 python-miio test_protocol.py inputs (token 16×00, did 01234567, stamp 0), hex computed in research.
+    // §6.6 python-miio test_protocol.py inputs (token 16×00, did 01234567, stamp 0), hex computed for docs/miio.md.
     {"6.6 plain", "00000000000000000000000000000000", 0x01234567, 0, R"({"id": 123456})"sv,
      "21310030000000000123456700000000dbcfd26369cf65a172b5737cc131f6de754865dce4359d961e1bfee48e12817e"},
     {"6.6 otu_stat quirk", "00000000000000000000000000000000", 0x01234567, 0, R"({"id": 123456,,"otu_stat":0})"sv,
@@ -167,7 +167,7 @@ const ReplyVector kReplies[] = {
      "598e7bf73ae870488e06fcb62653349c701dd7718f975a1abd0e85b110de081fbf48c0efb54c7b7baeb6"},
 };
 
-// Hello replies (research §1.2, §6.5): the 16 bytes in the checksum slot are a token or hidden.
+// Hello replies (docs/miio.md §1.2, §6.5): the 16 bytes in the checksum slot are a token or hidden.
 struct HelloVector {
   const char* source;
   const char* packet;
@@ -182,10 +182,10 @@ const HelloVector kHellos[] = {
     // §6.3 miio2mqtt "Handshake Packet New": provisioned, 16×ff.
     {"6.3 provisioned ff", "2131002000000000102695f0000b7567ffffffffffffffffffffffffffffffff", 0x102695f0, 0x000b7567,
      nullptr},
-    // §6.5 seed blog, chuangmi.plug.hmi206 after setup: 16×00.
+    // §6.5 and §S1, chuangmi.plug.hmi206 after setup: 16×00.
     {"6.5 hmi206 zeros", "21310020000000000e2544880000027000000000000000000000000000000000", 0x0e254488, 0x00000270,
      nullptr},
-    // §6.5 seed blog, same hmi206 earlier: 16×ff.
+    // §6.5 and §S1, same hmi206 earlier: 16×ff.
     {"6.5 hmi206 ff", "21310020000000000e254488000003a3ffffffffffffffffffffffffffffffff", 0x0e254488, 0x000003a3,
      nullptr},
     // §6.5 aholstenson/miio#92, old vacuum with a 16-character ASCII token "qErw7i2UZYsOtIzs".
@@ -228,7 +228,7 @@ TEST_CASE("miio: parse_token accepts exactly 32 hex digits", "[miio][packet]") {
   CHECK_FALSE(parse_token("00112233445566778899aabbccddeefg"));   // not hex
 }
 
-TEST_CASE("miio: key and IV derivation (research §6.1 table)", "[miio][packet]") {
+TEST_CASE("miio: key and IV derivation (docs/miio.md §6.1 table)", "[miio][packet]") {
   for (const KeyIvRow& row : kKeyIvTable) {
     CAPTURE(row.token);
     const KeyIv key_iv = derive_key_iv(token_of(row.token));
@@ -237,7 +237,7 @@ TEST_CASE("miio: key and IV derivation (research §6.1 table)", "[miio][packet]"
   }
 }
 
-TEST_CASE("miio: checksum-only vector (research §6.3, miio2mqtt)", "[miio][packet]") {
+TEST_CASE("miio: checksum-only vector (docs/miio.md §6.3, miio2mqtt)", "[miio][packet]") {
   // MD5(header16 ‖ token ‖ 19 plain bytes): the checksum definition without encryption.
   const crypto::Md5Digest digest = crypto::md5(hex("21310033000000000011223300061e39"),
                                                token_of("00112233445566778899aabbccddeeff"),
@@ -279,7 +279,7 @@ TEST_CASE("miio: every reply vector decrypts", "[miio][packet]") {
 }
 
 TEST_CASE("miio: a reply under another token is an authentication error", "[miio][packet]") {
-  // §6.7 #4 decoded with §6.2's token: the usual "wrong token" case of research §2.6.
+  // §6.7 #4 decoded with §6.2's token: the usual "wrong token" case of docs/miio.md §2.6.
   const auto decoded = decode_message(token_of("5d3a2f018c90097a850558c35c953b77"), hex(kReplies[7].packet));
   REQUIRE_FALSE(decoded.has_value());
   CHECK(decoded.error().kind == ErrorKind::authentication);
@@ -288,7 +288,7 @@ TEST_CASE("miio: a reply under another token is an authentication error", "[miio
 }
 
 TEST_CASE("miio: hello request", "[miio][packet]") {
-  // research §1.2: exactly 2131 0020 and 28×ff.
+  // docs/miio.md §1.2: exactly 2131 0020 and 28×ff.
   const Bytes hello = encode_hello_request();
   CHECK(to_hex(hello) == "21310020ffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 

@@ -1,6 +1,6 @@
 // miIO JSON-RPC layer: request text, the firmware quirk repairs, replies and success values.
 //
-// Sources, per case: research/miio.md §1.4–§1.5 (python-miio protocol.py repairs and
+// Sources, per case: docs/miio.md §1.4–§1.5 (python-miio protocol.py repairs and
 // miio/tests/test_protocol.py examples, node miio safeishJSON.js), §2.7 and §4.2 (reply shapes),
 // §6.6/§6.7 (packet vectors).
 #include <catch2/catch.hpp>
@@ -52,7 +52,7 @@ const RepairCase kRepairs[] = {
      R"({"id":1,"result":[{"code":0,"did":"x","piid":1,"siid":2,"value":0}]})"},
     // python-miio repair 5: xiaomi.vacuum.b112 fw 2.2.4_0049.
     {"python-miio double comma", R"({"id":1,"result":[1,,2]})"sv, R"({"id":1,"result":[1,2]})"},
-    // python-miio repair 6: xiaomi.vacuum.b112 fw 2.2.4_0050 (research §6.6 vector).
+    // python-miio repair 6: xiaomi.vacuum.b112 fw 2.2.4_0050 (docs/miio.md §6.6 vector).
     {"python-miio empty result", R"({"id":2,"result":,"exe_time":0})"sv, R"({"exe_time":0,"id":2})"},
     // node miio: Aqara gateway sub-devices (lumi.motion.aq2).
     {"node [,]", R"({"id":1,"result":[,]})"sv, R"({"id":1,"result":[null,null]})"},
@@ -88,16 +88,16 @@ const GarbageCase kGarbage[] = {
 }  // namespace
 
 TEST_CASE("rpc: encode_request writes compact JSON in id, method, params order", "[miio][rpc]") {
-  // research §6.7 #3 plaintext.
+  // docs/miio.md §6.7 #3 plaintext.
   CHECK(encode_request(2, "get_prop", json::array({"power", "temperature"})) ==
         R"({"id":2,"method":"get_prop","params":["power","temperature"]})");
   CHECK(encode_request(1, "miIO.info", json::array()) == R"({"id":1,"method":"miIO.info","params":[]})");
   // python-miio sends [] when there are no params.
   CHECK(encode_request(1, "miIO.info", nullptr) == R"({"id":1,"method":"miIO.info","params":[]})");
-  // Object params (research §4.1); nlohmann orders object members by name, devices do not care.
+  // Object params (docs/miio.md §4.1); nlohmann orders object members by name, devices do not care.
   CHECK(encode_request(7, "miIO.config_router", json{{"ssid", "x"}, {"passwd", "y"}, {"uid", 0}}) ==
         R"({"id":7,"method":"miIO.config_router","params":{"passwd":"y","ssid":"x","uid":0}})");
-  // MIoT set_properties (research §5.3): values keep their JSON type.
+  // MIoT set_properties (docs/miio.md §5.3): values keep their JSON type.
   CHECK(encode_request(9999, "set_properties",
                        json::array({json{{"did", "power"}, {"siid", 2}, {"piid", 1}, {"value", false}}})) ==
         R"({"id":9999,"method":"set_properties","params":[{"did":"power","piid":1,"siid":2,"value":false}]})");
@@ -110,7 +110,7 @@ TEST_CASE("rpc: encode_request never throws on invalid UTF-8", "[miio][rpc]") {
   CHECK(text == "{\"id\":1,\"method\":\"bad\xef\xbf\xbd\",\"params\":[\"x\xef\xbf\xbd\"]}");
 }
 
-TEST_CASE("rpc: encode_request + encode_message rebuild research §6.7 #3", "[miio][rpc]") {
+TEST_CASE("rpc: encode_request + encode_message rebuild docs/miio.md §6.7 #3", "[miio][rpc]") {
   const std::optional<Token> token = parse_token("00112233445566778899aabbccddeeff");
   REQUIRE(token);
   const std::string text = encode_request(2, "get_prop", json::array({"power", "temperature"}));
@@ -121,7 +121,7 @@ TEST_CASE("rpc: encode_request + encode_message rebuild research §6.7 #3", "[mi
 
 TEST_CASE("rpc: well-formed payloads parse unchanged", "[miio][rpc]") {
   CHECK(parse_ok(R"({"result":["ok"],"id":1})") == json{{"result", {"ok"}}, {"id", 1}});
-  // python-miio serialization with spaces (research §1.4).
+  // python-miio serialization with spaces (docs/miio.md §1.4).
   CHECK(parse_ok(R"({"id": 1, "method": "miIO.info", "params": []})") ==
         json{{"id", 1}, {"method", "miIO.info"}, {"params", json::array()}});
   // Valid UTF-8 is kept, C1 code points in a valid string too (repairs only run on failure).
@@ -140,7 +140,7 @@ TEST_CASE("rpc: firmware quirks are repaired", "[miio][rpc]") {
   }
 }
 
-TEST_CASE("rpc: research §6.6 packets decode and parse like python-miio HEAD", "[miio][rpc]") {
+TEST_CASE("rpc: docs/miio.md §6.6 packets decode and parse like python-miio HEAD", "[miio][rpc]") {
   // python-miio test_protocol.py inputs: token 16×00, did 01234567, stamp 0.
   const Token zero_token{};
   struct Row {
@@ -218,7 +218,7 @@ TEST_CASE("rpc: nesting depth is capped", "[miio][rpc]") {
 }
 
 TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
-  SECTION("result (research §6.7 #4)") {
+  SECTION("result (docs/miio.md §6.7 #4)") {
     const auto reply = parse_reply(R"({"result":["on",32],"id":2})");
     REQUIRE(reply.has_value());
     CHECK(reply->id == 2);
@@ -226,7 +226,7 @@ TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
     CHECK_FALSE(reply->error);
     CHECK_FALSE(reply->exe_time);
   }
-  SECTION("MIoT result with exe_time (research §6.7 #6)") {
+  SECTION("MIoT result with exe_time (docs/miio.md §6.7 #6)") {
     const auto reply = parse_reply(
         R"({"id":3,"result":[{"did":"power","siid":2,"piid":1,"code":0,"value":true},{"did":"electric_power","siid":5,"piid":6,"code":0,"value":1500}],"exe_time":40})");
     REQUIRE(reply.has_value());
@@ -236,7 +236,7 @@ TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
     CHECK(reply->result[1]["value"] == 1500);
     CHECK(reply->exe_time == 40);
   }
-  SECTION("error (research §6.7 #9)") {
+  SECTION("error (docs/miio.md §6.7 #9)") {
     const auto reply = parse_reply(R"({"id":5,"error":{"code":-32601,"message":"Method not found."}})");
     REQUIRE(reply.has_value());
     CHECK(reply->id == 5);
@@ -259,7 +259,7 @@ TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
     REQUIRE(reply->error);
     CHECK(reply->error->code == -9999);
   }
-  SECTION("push-server error shape: text under \"error\" (research §1.4)") {
+  SECTION("push-server error shape: text under \"error\" (docs/miio.md §1.4)") {
     const auto reply = parse_reply(R"({"id":1,"error":{"code":-1,"error":"missing method"}})");
     REQUIRE(reply.has_value());
     REQUIRE(reply->error);
@@ -273,7 +273,7 @@ TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
     CHECK(reply->error->code == 0);
     CHECK(reply->error->message == "busy");
   }
-  SECTION("config_router answers a bare 0 (research §4.2, hmi206 fw 1.3.9_0005)") {
+  SECTION("config_router answers a bare 0 (docs/miio.md §4.2, hmi206 fw 1.3.9_0005)") {
     const auto reply = parse_reply(R"({"result":0,"id":17})");
     REQUIRE(reply.has_value());
     CHECK(reply->result == 0);
@@ -307,14 +307,14 @@ TEST_CASE("rpc: parse_reply result, error and exe_time", "[miio][rpc]") {
 }
 
 TEST_CASE("rpc: parse_request", "[miio][rpc]") {
-  SECTION("python-miio serialization (research §6.7 #2)") {
+  SECTION("python-miio serialization (docs/miio.md §6.7 #2)") {
     const auto request = parse_request(R"({"id": 1, "method": "miIO.info", "params": []})");
     REQUIRE(request.has_value());
     CHECK(request->id == 1);
     CHECK(request->method == "miIO.info");
     CHECK(request->params == json::array());
   }
-  SECTION("method first, id last (research §6.3 capture)") {
+  SECTION("method first, id last (docs/miio.md §6.3 capture)") {
     const auto request = parse_request(R"({"method":"miIO.info","params":[],"id":123})");
     REQUIRE(request.has_value());
     CHECK(request->id == 123);
@@ -345,7 +345,7 @@ TEST_CASE("rpc: parse_request", "[miio][rpc]") {
 }
 
 TEST_CASE("rpc: is_ok_result", "[miio][rpc]") {
-  // Success answers of miIO.config_router and setters (research §4.2, §1.4).
+  // Success answers of miIO.config_router and setters (docs/miio.md §4.2, §1.4).
   CHECK(is_ok_result(json(0)));
   CHECK(is_ok_result(json(0u)));
   CHECK(is_ok_result(json("ok")));

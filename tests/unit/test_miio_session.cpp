@@ -157,7 +157,7 @@ TEST_CASE("handshake, then a request answered and matched by id") {
   CHECK(result->result == json::parse(R"(["ok","get_prop"])"));
   CHECK(h.session->device_id() == kDid);
   CHECK_FALSE(h.session->revealed_token());  // the hello hid it (16×ff)
-  // The stamp we send is the device's stamp plus at least one second (research §2.2).
+  // The stamp we send is the device's stamp plus at least one second (docs/miio.md §2.2).
   REQUIRE(h.device.stamps.size() == 1);
   CHECK(h.device.stamps[0] >= 1001);
   // A second call needs no new handshake and uses the next id.

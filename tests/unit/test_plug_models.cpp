@@ -1,4 +1,4 @@
-// Plug model table and the pure decoders from device replies to readings (research/miio.md §5).
+// Plug model table and the pure decoders from device replies to readings (docs/miio.md §5).
 #include <catch2/catch.hpp>
 
 #include "protocols/miio/plug_models.h"
@@ -79,7 +79,7 @@ TEST_CASE("power strip: power_consume_rate is the load in W") {
 TEST_CASE("chuangmi.plug.212a01: MIoT scaling (5/6 ×0.01 W, 5/1 Wh → kWh)") {
   const PlugModel* plug = find_plug_model("chuangmi.plug.212a01");
   REQUIRE(plug);
-  // research/miio.md §6.7 vector 6, plus the energy counter.
+  // docs/miio.md §6.7 vector 6, plus the energy counter.
   const json result = json::parse(R"([
     {"did":"on","siid":2,"piid":1,"code":0,"value":true},
     {"did":"power","siid":5,"piid":6,"code":0,"value":1500},

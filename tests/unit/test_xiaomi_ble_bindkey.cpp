@@ -1,11 +1,11 @@
 // Bind keys from a captured Mi Home request (protocols/xiaomi_ble/bindkey_capture.h): RC4 from the
-// legacy provider, base64 / URL decoding, the research §5.1 vectors, and a bltbind-shaped capture.
+// legacy provider, base64 / URL decoding, the docs/ble.md §5.1 vectors, and a bltbind-shaped capture.
 //
-// The seed (ble_monitor issue #198) shows the procedure but no complete capture (its SSEC/DATA are
+// The ble_monitor thread (issue #198, docs/ble.md §S1) shows the procedure but no complete capture (its SSEC/DATA are
 // redacted), so the bltbind vector below was made for these tests: ssecurity = SHA-256("cloudless
 // test ssecurity")[0:16], nonce = a1b2c3d4e5f60718 ‖ 29000000 (4 bytes BE), data = base64 of RC4-
 // drop-1024(SHA-256(ssecurity ‖ nonce), JSON) — encrypted by an independent RC4 written out in
-// Python (not OpenSSL). The research §5.1 vectors were made the same way by the research.
+// Python (not OpenSSL). The docs/ble.md §5.1 vectors were made the same way.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -22,11 +22,11 @@ namespace {
 
 std::string text_of(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
-// research §5.1 synthetic vectors.
-constexpr const char* kResearchSsecurity = "AAECAwQFBgcICQoLDA0ODw==";  // 00..0f
-constexpr const char* kResearchNonce = "AQIDBAUGBwgBuoFA";              // 0102030405060708 01ba8140
-constexpr const char* kResearchEncData = "JERjVv7k2qwBH7hb+/a+KXnkZic81FthUmPmhHI2rg==";
-constexpr const char* kResearchResponse =
+// docs/ble.md §5.1 synthetic vectors.
+constexpr const char* kDocsSsecurity = "AAECAwQFBgcICQoLDA0ODw==";  // 00..0f
+constexpr const char* kDocsNonce = "AQIDBAUGBwgBuoFA";              // 0102030405060708 01ba8140
+constexpr const char* kDocsEncData = "JERjVv7k2qwBH7hb+/a+KXnkZic81FthUmPmhHI2rg==";
+constexpr const char* kDocsResponse =
     "JERkUP6jwrRTX+4YrausKn3lIXs8lxIzGijwwztyv0J/w9bVrTO4csVPa3PdWYRIHxhoUUDC8FU5qpG8eWiXt25cj4K5p3ULeOxyDbWAmVYCP6g=";
 
 // The bltbind-shaped capture (see the header comment).
@@ -119,21 +119,21 @@ TEST_CASE("bindkey: URL-encoded form fields", "[xiaomi_ble][bindkey]") {
   }
 }
 
-// ---- research §5.1 -----------------------------------------------------------------------------
+// ---- docs/ble.md §5.1 -----------------------------------------------------------------------------
 
-TEST_CASE("bindkey: research §5.1 signed nonce and API vectors", "[xiaomi_ble][bindkey]") {
-  const crypto::Sha256Digest key = signed_nonce(*base64_decode(kResearchSsecurity), *base64_decode(kResearchNonce));
+TEST_CASE("bindkey: docs/ble.md §5.1 signed nonce and API vectors", "[xiaomi_ble][bindkey]") {
+  const crypto::Sha256Digest key = signed_nonce(*base64_decode(kDocsSsecurity), *base64_decode(kDocsNonce));
   CHECK(to_hex(key) == "3af4d877e90f1db435c9d49093e05fccf4486fa1c545585b6e8a2e3d53e036ba");
   CHECK(base64_encode(key) == "OvTYd+kPHbQ1ydSQk+BfzPRIb6HFRVhbboouPVPgNro=");
   // ENC(data) of a blt_get_beaconkey request: valid JSON, no key in it.
-  Result<BindKeyCapture> capture = decode_bindkey_capture(kResearchSsecurity, kResearchNonce, kResearchEncData);
+  Result<BindKeyCapture> capture = decode_bindkey_capture(kDocsSsecurity, kDocsNonce, kDocsEncData);
   if (!capture) FAIL(capture.error().describe());
   CHECK(capture->plaintext == R"({"did":"blt.3.abcdef","pdid":1})");
   CHECK(capture->keys.empty());
-  CHECK(encode_bindkey_capture(kResearchSsecurity, kResearchNonce, R"({"did":"blt.3.abcdef","pdid":1})") ==
-        kResearchEncData);
+  CHECK(encode_bindkey_capture(kDocsSsecurity, kDocsNonce, R"({"did":"blt.3.abcdef","pdid":1})") ==
+        kDocsEncData);
   // The decrypted response body: the key sits in result.beaconkey.
-  capture = decode_bindkey_capture(kResearchSsecurity, kResearchNonce, kResearchResponse);
+  capture = decode_bindkey_capture(kDocsSsecurity, kDocsNonce, kDocsResponse);
   if (!capture) FAIL(capture.error().describe());
   CHECK(capture->plaintext ==
         R"({"code":0,"message":"ok","result":{"beaconkey":"00112233445566778899aabbccddeeff"}})");
@@ -176,18 +176,18 @@ TEST_CASE("bindkey: URL-encoded fields and a whole form body", "[xiaomi_ble][bin
   if (!capture) FAIL(capture.error().describe());
   check_bltbind_key(*capture);
   // An explicit nonce wins over the body's.
-  CHECK_FALSE(decode_bindkey_capture(kSsecurity, kResearchNonce, body));
+  CHECK_FALSE(decode_bindkey_capture(kSsecurity, kDocsNonce, body));
   CHECK_FALSE(decode_bindkey_capture(kSsecurity, "", "rc4_hash__=abc&_nonce=x"));  // no data= field
 }
 
 TEST_CASE("bindkey: ssecurity from another session says what to redo", "[xiaomi_ble][bindkey]") {
-  // SHA-256("another session")[0:16]: the users' "weird characters" case of the seed.
+  // SHA-256("another session")[0:16]: the users' "weird characters" case of docs/ble.md §S1.
   const Result<BindKeyCapture> capture = decode_bindkey_capture("2IXS08Q2W8QlOyzOqnwCYA==", kNonce, kData);
   REQUIRE_FALSE(capture);
   CHECK(capture.error().kind == ErrorKind::authentication);
   CHECK_THAT(capture.error().what, Catch::Contains("same login session"));
   // The nonce of another request, likewise.
-  const Result<BindKeyCapture> nonce = decode_bindkey_capture(kSsecurity, kResearchNonce, kData);
+  const Result<BindKeyCapture> nonce = decode_bindkey_capture(kSsecurity, kDocsNonce, kData);
   REQUIRE_FALSE(nonce);
   CHECK(nonce.error().kind == ErrorKind::authentication);
 }

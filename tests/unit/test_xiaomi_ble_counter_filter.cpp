@@ -115,7 +115,7 @@ TEST_CASE("counter filter: fed with parsed frames", "[xiaomi_ble][counter]") {
     REQUIRE(beacon);
     return *beacon;
   };
-  // research §3.2 V16 (fcnt 0x50, ext 0x000026) and §3.1 V3 (plain, fcnt 3).
+  // docs/ble.md §3.2 V16 (fcnt 0x50, ext 0x000026) and §3.1 V3 (plain, fcnt 3).
   const MiBeacon v16 = parse("58585b0550f4830238c1a495ef58763c26000097e2abb5");
   const MiBeacon v3 = parse("50305b05034c94b438c1a40d10041001ea01");
   FrameCounterFilter filter;

@@ -1,4 +1,4 @@
-// Mi kettle payload codec (protocols/xiaomi_ble/kettle.h; research ble.md §4.3, §10): the status
+// Mi kettle payload codec (protocols/xiaomi_ble/kettle.h; docs/ble.md §4.3, §10): the status
 // notification, the three settings, every truncation and every range check.
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-// Legacy Mi auth codec (protocols/xiaomi_ble/mi_auth_legacy.h): every vector of research ble.md §4.2
+// Legacy Mi auth codec (protocols/xiaomi_ble/mi_auth_legacy.h): every vector of docs/ble.md §4.2
 // (synthetic vectors computed there for MAC AA:BB:CC:DD:EE:FF and drndos' default token, RC4 checked
-// against the standard Key/Plaintext vector), the login of the seed in all four variants, and the
+// against the standard Key/Plaintext vector), the login of docs/ble.md §S2 in all four variants, and the
 // size checks.
 #include <catch2/catch.hpp>
 
@@ -42,7 +42,7 @@ struct RegisterVector {
   const char* token_write;
   const char* genuine_reply;
 };
-// research ble.md §4.2 "Synthetic vectors": pid 131 = YM-K1501, pid 275 = YM-K1501EU.
+// docs/ble.md §4.2 "Synthetic vectors": pid 131 = YM-K1501, pid 275 = YM-K1501EU.
 const RegisterVector kRegisterVectors[] = {
     {131, "ffddaa8383bbaaee", "ffddaa00bbffaa83", "2c18ec5cd4af78ba9413b083", "4b084375b08944f4a117bb22"},
     {275, "ffddaa1313bbaaee", "ffddaa01bbffaa13", "98fba984896b999a9cdc3fd1", "b2b51f494a7a653833cfb317"},
@@ -156,7 +156,7 @@ TEST_CASE("legacy auth: login constants in both byte orders", "[xiaomi_ble][lega
   const la::LoginVariant little{true, true};
   const la::LoginVariant big{false, true};
   CHECK(hex_of(la::login_start(little)) == "00bc43cd");
-  CHECK(hex_of(la::login_start(big)) == "cd43bc00");  // the seed's printing
+  CHECK(hex_of(la::login_start(big)) == "cd43bc00");  // the printing of docs/ble.md §S2
   CHECK(hex_of(la::login_constant(la::kLoginEnd, big)) == "93bfac09");
   CHECK(hex_of(la::login_constant(la::kLoginEnd, little)) == "09acbf93");
   CHECK(hex_of(la::login_constant(la::kLoginConfirm, big)) == "369a58c9");
@@ -164,7 +164,7 @@ TEST_CASE("legacy auth: login constants in both byte orders", "[xiaomi_ble][lega
 }
 
 namespace {
-// One row per variant: the device's side of the login is built here from the seed's description.
+// One row per variant: the device's side of the login is built here from the description in docs/ble.md §S2.
 const la::LoginVariant kVariants[] = {{true, true}, {true, false}, {false, true}, {false, false}};
 }  // namespace
 

@@ -1,7 +1,7 @@
 // The Mi auth handshakes (protocols/xiaomi_ble/mi_auth_session.h) against a scripted GATT peer:
 // FakeLink implements GattLink on the io_context (every handler posted, never inline, as the
 // contract says), records every write, and answers writes with notifications from a script. The
-// device side of each handshake is built here from the codecs and the research vectors (ble.md
+// device side of each handshake is built here from the codecs and the vectors (docs/ble.md
 // §4.2, §4.4), so a session passes only if it sends exactly the bytes the device expects.
 #include <catch2/catch.hpp>
 
@@ -347,7 +347,7 @@ TEST_CASE("legacy register: cancel() ends it without calling the handler", "[xia
   CHECK(outcome.calls == 0);
 }
 
-// ---- legacy login: the device side built from the seed ------------------------------------------------
+// ---- legacy login: the device side built from docs/ble.md §S2 ------------------------------------------------
 
 namespace {
 
@@ -516,7 +516,7 @@ class SimDevice {
   std::uint8_t incoming_type_ = 0;
 };
 
-// research §4.4 register vector.
+// docs/ble.md §4.4 register vector.
 const char* const kPrivateKey = "6b243de1b1cfee581130b070c635c8957ac56f0c2c3d40b1af8732d6cd6ec183";
 const char* const kOurPublicKey =
     "4925e4cf05129fa65116a4a324fc86eefd4cd176717f0938ccbd2387fd52d0ef"
@@ -526,7 +526,7 @@ const char* const kDevicePublicKey =
     "41e5cbc962eefbdb155ffd95847a0d8762803291fc2866c5672ceee0e77d77fc";
 const char* const kRemoteInfo = "0100000000626c742e342e31386e35383236366b67673030";
 const char* const kDidCiphertext = "646735cc7a96373aabbd93afa089bb6cd2d080302101007a";
-// research §4.4 login vector.
+// docs/ble.md §4.4 login vector.
 const char* const kStandardToken = "0cf5615003810d89c233a12a";
 const char* const kAppRandom = "a8699783c1f03c7b73a046cdb613a9bf";
 const char* const kDeviceRandom = "90fdec0ece05016d7f116b50fca4b4bf";

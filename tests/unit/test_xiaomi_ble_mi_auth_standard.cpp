@@ -1,5 +1,5 @@
-// Mi standard auth codec (protocols/xiaomi_ble/mi_auth_standard.h): every vector of research
-// ble.md §4.4 (dnandha/miauth lib/python/test/test_micrypto.py, re-computed in the research), the
+// Mi standard auth codec (protocols/xiaomi_ble/mi_auth_standard.h): every vector of
+// docs/ble.md §4.4 (dnandha/miauth lib/python/test/test_micrypto.py, re-computed there), the
 // AVDTP framing, the reassembler's refusals and the UPNP classifier.
 #include <catch2/catch.hpp>
 
@@ -23,7 +23,7 @@ namespace {
 // what follows from them.
 const char* const kPrivateKey = "6b243de1b1cfee581130b070c635c8957ac56f0c2c3d40b1af8732d6cd6ec183";
 // Our public key for that scalar, computed independently with python3-cryptography
-// (ec.derive_private_key(d, SECP256R1()).public_key()): not in the research, a cross-check.
+// (ec.derive_private_key(d, SECP256R1()).public_key()): not in docs/ble.md, a cross-check.
 const char* const kOurPublicKey =
     "4925e4cf05129fa65116a4a324fc86eefd4cd176717f0938ccbd2387fd52d0ef"
     "d85162c20c0fcc72ca85a8b18f61ef980a70e1a6e7ff15f5289881ee59b8f4af";

@@ -1,6 +1,6 @@
 // MiBeacon frames: the crypto additions they rest on (AES-CCM, AES-CTR), frame control, every
-// vector of research/ble.md §3 (real captures from xiaomi-ble / ble_monitor tests, and the
-// research's synthetic S1–S3), MIC failures, every truncation, every one-bit flip of the encrypted
+// vector of docs/ble.md §3 (real captures from xiaomi-ble / ble_monitor tests, and the
+// docs/ble.md §3.4 synthetic S1–S3), MIC failures, every truncation, every one-bit flip of the encrypted
 // vectors, encode ↔ decode.
 //
 // Keys here are the public test keys of those projects' test suites, never a live device's.
@@ -44,12 +44,12 @@ struct CcmVector {
   std::uint8_t frame_counter;
   std::uint32_t extended_counter;
   bool mac_in_frame;
-  const char* nonce;       // research §3.2 (where listed) / recomputed by the research's Python check
+  const char* nonce;       // docs/ble.md §3.2 (where listed) / recomputed by an independent Python check
   const char* objects;     // decrypted object bytes
 };
 
 // Sources: XB = Bluetooth-Devices/xiaomi-ble tests/test_parser.py, BM = ble_monitor
-// test/test_xiaomi_parser.py; S1 = research synthetic. Objects: id LE, length, data.
+// test/test_xiaomi_parser.py; S1 = synthetic, docs/ble.md §3.4. Objects: id LE, length, data.
 const CcmVector kCcmVectors[] = {
     // V16 XB/BM LYWSD03MMC: FC 5858 (v5, MAC, object, encrypted), pid 055b, fcnt 0x50, MAC f4830238c1a4,
     // ct 95ef58763c, ext 260000, MIC 97e2abb5 → 0x1006 len 2: d301 = 467 → 46.7 %
@@ -307,7 +307,7 @@ TEST_CASE("mibeacon: MAC text and bind key text", "[xiaomi_ble]") {
   CHECK_FALSE(parse_bind_key("b853075158487ca39a5b5e"));
   CHECK_FALSE(parse_bind_key("e9ea895fac7cca6d30532432a516f3a8ff"));
   CHECK_FALSE(parse_bind_key("x9ea895fac7cca6d30532432a516f3a8"));
-  // research §3.3 V35: the 12-byte key and its 16-byte AES form.
+  // docs/ble.md §3.3 V35: the 12-byte key and its 16-byte AES form.
   const std::array<std::uint8_t, 12> legacy = {0xb8, 0x53, 0x07, 0x51, 0x58, 0x48, 0x7c, 0xa3, 0x9a, 0x5b, 0x5e, 0xa9};
   CHECK(to_hex(expand_legacy_key(legacy)) == "b853075158488d3d3c977ca39a5b5ea9");
 }
@@ -342,7 +342,7 @@ TEST_CASE("mibeacon: frame control bits", "[xiaomi_ble]") {
 
 // ---- plain vectors -----------------------------------------------------------------------------
 
-TEST_CASE("mibeacon: research §3.1 plain frames parse field by field", "[xiaomi_ble][vectors]") {
+TEST_CASE("mibeacon: docs/ble.md §3.1 plain frames parse field by field", "[xiaomi_ble][vectors]") {
   for (const PlainVector& vector : kPlainVectors) {
     CAPTURE(vector.name);
     const Result<MiBeacon> beacon = parse_mibeacon(hex(vector.frame));
@@ -374,7 +374,7 @@ TEST_CASE("mibeacon: research §3.1 plain frames parse field by field", "[xiaomi
   }
 }
 
-TEST_CASE("mibeacon: research §3.1 plain frames give the expected values", "[xiaomi_ble][vectors]") {
+TEST_CASE("mibeacon: docs/ble.md §3.1 plain frames give the expected values", "[xiaomi_ble][vectors]") {
   // V1: two objects, LYWSDCGQ.
   DecodedAdvert a = decode_ok("5020aa01a3bf2e3b342d580d1004b40095020a10013b", "58:2D:34:3B:2E:BF", "");
   CHECK(a.product->model == "LYWSDCGQ");
@@ -467,7 +467,7 @@ TEST_CASE("mibeacon: 1-2 bytes after the last object are ignored, the objects ke
 
 // ---- encrypted vectors -------------------------------------------------------------------------
 
-TEST_CASE("mibeacon: research §3.2 v4/v5 frames parse and decrypt", "[xiaomi_ble][vectors]") {
+TEST_CASE("mibeacon: docs/ble.md §3.2 v4/v5 frames parse and decrypt", "[xiaomi_ble][vectors]") {
   for (const CcmVector& vector : kCcmVectors) {
     CAPTURE(vector.name);
     const Bytes frame = hex(vector.frame);
@@ -501,7 +501,7 @@ TEST_CASE("mibeacon: research §3.2 v4/v5 frames parse and decrypt", "[xiaomi_bl
   }
 }
 
-TEST_CASE("mibeacon: research §3.2 v4/v5 frames give the expected values", "[xiaomi_ble][vectors]") {
+TEST_CASE("mibeacon: docs/ble.md §3.2 v4/v5 frames give the expected values", "[xiaomi_ble][vectors]") {
   const auto decode = [](const char* name) {
     for (const CcmVector& vector : kCcmVectors) {
       if (std::string_view(vector.name) == name) return decode_ok(vector.frame, vector.mac, vector.key);
@@ -565,7 +565,7 @@ TEST_CASE("mibeacon: research §3.2 v4/v5 frames give the expected values", "[xi
   check_value(a.objects, Quantity::humidity, 45.0);
 }
 
-TEST_CASE("mibeacon: research §3.3 legacy v2/v3 frames", "[xiaomi_ble][vectors]") {
+TEST_CASE("mibeacon: docs/ble.md §3.3 legacy v2/v3 frames", "[xiaomi_ble][vectors]") {
   for (const LegacyVector& vector : kLegacyVectors) {
     CAPTURE(vector.name);
     const Result<MiBeacon> beacon = parse_mibeacon(hex(vector.frame));

@@ -1,4 +1,4 @@
-// MiBeacon object TLVs (research/ble.md §1.5) and the product table (§1.6): every decoded id with
+// MiBeacon object TLVs (docs/ble.md §1.5) and the product table (§1.6): every decoded id with
 // its exact scale, the per-model rules, wrong lengths and impossible values rejected, unknown ids
 // kept raw, TLV structure errors with offsets.
 #include <catch2/catch.hpp>
@@ -669,7 +669,7 @@ TEST_CASE("products: table invariants", "[xiaomi_ble][products]") {
   CHECK(key_need_name(KeyNeed::unknown) == "unknown");
 }
 
-TEST_CASE("products: research §1.6 rows", "[xiaomi_ble][products]") {
+TEST_CASE("products: docs/ble.md §1.6 rows", "[xiaomi_ble][products]") {
   struct Expect {
     std::uint16_t id;
     const char* model;

@@ -4,7 +4,7 @@
 // replayed counters, unencrypted frames for a keyed device, BlueZ' cached values). Plus the hub's
 // dispatch by MAC.
 //
-// Frames are the real vectors of research/ble.md §3 (xiaomi-ble = XB and ble_monitor = BM test
+// Frames are the real vectors of docs/ble.md §3 (xiaomi-ble = XB and ble_monitor = BM test
 // suites; their public test keys, never a live device's); more are built with the codec's
 // encode_mibeacon where a sequence of counters is needed, labelled synthetic.
 #include <catch2/catch.hpp>
@@ -43,7 +43,7 @@ struct TempDir : cloudless::test::TempDir {
 };
 
 
-// ---- vectors (research/ble.md §3) -----------------------------------------------------------------
+// ---- vectors (docs/ble.md §3) -----------------------------------------------------------------
 
 // V16 XB/BM test_Xiaomi_LYWSD03MMC_encrypted: FC 5858 (v5, MAC, object, encrypted), pid 055b
 // LYWSD03MMC, fcnt 0x50, MAC f4830238c1a4, ciphertext 95ef58763c, ext counter 260000, MIC 97e2abb5;
@@ -101,7 +101,7 @@ BleAdvert advert(const std::string& mac, const char* frame_hex, std::optional<st
   return advert(mac, hex(frame_hex), rssi);
 }
 
-// Synthetic v5 encrypted frame (FC 5858: MAC + object + encrypted), built like research §3.4 S1.
+// Synthetic v5 encrypted frame (FC 5858: MAC + object + encrypted), built like docs/ble.md §3.4 S1.
 Bytes v5_frame(std::uint16_t product_id, std::uint8_t counter, std::uint32_t extended, const char* objects_hex,
                const char* key_hex, const char* mac) {
   ble::MiBeacon beacon;
@@ -186,7 +186,7 @@ TEST_CASE("ble sensor: encrypted LYWSD03MMC advert (V16) becomes state, entities
   CHECK(humidity->expire_after_s == 3600);
   const model::Entity* battery = f.entity("battery");
   REQUIRE(battery);
-  CHECK(battery->expire_after_s == 25 * 3600);  // battery: the long timeout (research bridges §5.3)
+  CHECK(battery->expire_after_s == 25 * 3600);  // battery: the long timeout (docs/bridges.md §5.3)
   CHECK(battery->entity_category == "diagnostic");
   const model::Entity* rssi = f.entity("rssi");
   REQUIRE(rssi);
@@ -469,7 +469,7 @@ TEST_CASE("ble sensor: the config's product_id declares entities before the firs
   CHECK(f.sensor->product()->model == "YM-K1501");
   CHECK(f.entity("temperature") != nullptr);
   CHECK(f.entity("action") != nullptr);
-  // research §3.4 S3 (synthetic kettle advert): 1005 015a → heating, 90 °C.
+  // docs/ble.md §3.4 S3 (synthetic kettle advert): 1005 015a → heating, 90 °C.
   f.sensor->on_advert(advert("AA:BB:CC:DD:EE:FF", "5030830007ffeeddccbbaa051002015a"));
   REQUIRE(f.listener.states.size() == 1);
   CHECK(f.last() == json{{"action", "heating"}, {"temperature", 90}, {"rssi", -60}});
