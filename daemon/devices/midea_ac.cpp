@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/devices/poll_grid.h"
 #include "daemon/model/json_excerpt.h"
 #include "protocols/midea/ac_commands.h"
 #include "protocols/midea/ac_frame.h"
@@ -505,7 +506,9 @@ void MideaAc::poll_finished() {
     schedule_poll(std::chrono::milliseconds(0));
     return;
   }
-  schedule_poll(config_.poll_interval);
+  // On the grid all devices with this interval share: their timers expire in one wake-up.
+  const auto now = std::chrono::steady_clock::now();
+  schedule_poll(std::chrono::ceil<std::chrono::milliseconds>(next_grid_point(now, config_.poll_interval) - now));
 }
 
 // ---- what the session reports besides answers --------------------------------------------------

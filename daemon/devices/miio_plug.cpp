@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/devices/poll_grid.h"
+
 namespace cloudless {
 
 namespace {
@@ -461,7 +463,9 @@ void MiioPlug::poll_finished() {
     schedule_poll(std::chrono::milliseconds(0));
     return;
   }
-  schedule_poll(config_.poll_interval);
+  // On the grid all devices with this interval share: their timers expire in one wake-up.
+  const auto now = std::chrono::steady_clock::now();
+  schedule_poll(std::chrono::ceil<std::chrono::milliseconds>(next_grid_point(now, config_.poll_interval) - now));
 }
 
 model::CommandError MiioPlug::command(const nlohmann::json& changes) {

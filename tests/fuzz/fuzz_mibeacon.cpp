@@ -152,7 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (objects) {
     std::size_t total = 0;
     for (const Object& object : *objects) total += 3 + object.data.size();
-    FUZZ_CHECK(total == size);
+    // Every byte is in an object but for 1-2 trailing bytes, which some devices send and are ignored.
+    FUZZ_CHECK(total <= size && size - total <= 2);
     const DecodedObjects decoded = decode_objects(*objects, product_id);
     check_objects(decoded);
     FUZZ_CHECK(decoded.rejected.size() + decoded.raw.size() <= objects->size());
