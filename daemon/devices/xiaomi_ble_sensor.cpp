@@ -187,7 +187,7 @@ std::string action_name(const ble::ButtonEvent& event) {
 }
 
 std::optional<Quantity> quantity_by_name(std::string_view name) {
-  for (int i = 0; i <= static_cast<int>(Quantity::lock_event); ++i) {
+  for (std::size_t i = 0; i < ble::kQuantityCount; ++i) {
     const auto quantity = static_cast<Quantity>(i);
     if (ble::quantity_name(quantity) == name) return quantity;
   }

@@ -808,7 +808,7 @@ const QuantityInfo& quantity_info(Quantity quantity) {
       {"button", "", ValueKind::event},
       {"lock_event", "", ValueKind::event},
   }};
-  static_assert(static_cast<std::size_t>(Quantity::lock_event) + 1 == kInfo.size());
+  static_assert(kQuantityCount == kInfo.size());
   return kInfo[static_cast<std::size_t>(quantity)];
 }
 

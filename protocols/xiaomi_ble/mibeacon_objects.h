@@ -85,6 +85,8 @@ enum class Quantity : std::uint8_t {
   button,                 // see ButtonEvent
   lock_event,             // a lock's own event, named in Reading::event (lock_event_names)
 };
+// How many quantities there are (they are numbered from 0): keep it on the last one above.
+inline constexpr std::size_t kQuantityCount = static_cast<std::size_t>(Quantity::lock_event) + 1;
 
 enum class ValueKind { number, binary, event };
 

@@ -220,8 +220,8 @@ TEST_CASE("objects: quantity names, units and kinds", "[xiaomi_ble][objects]") {
   CHECK(quantity_name(Quantity::button) == "button");
   // Names are unique (they become MQTT attribute names).
   std::set<std::string_view> names;
-  for (int q = 0; q <= static_cast<int>(Quantity::lock_event); ++q) names.insert(quantity_name(static_cast<Quantity>(q)));
-  CHECK(names.size() == static_cast<std::size_t>(Quantity::lock_event) + 1);
+  for (std::size_t q = 0; q < kQuantityCount; ++q) names.insert(quantity_name(static_cast<Quantity>(q)));
+  CHECK(names.size() == kQuantityCount);
   CHECK(quantity_info(Quantity::weight).unit == "kg");
   CHECK(quantity_info(Quantity::impedance_high).unit == "Ω");
   CHECK(quantity_info(Quantity::locked).kind == ValueKind::binary);
