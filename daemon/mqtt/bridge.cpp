@@ -204,10 +204,16 @@ struct Bridge::Impl {
   }
 
   void republish_states_now() {
+    std::size_t with_state = 0;
     for (const auto& [id, device] : devices) {
       publish_availability(*device);
-      if (device->last_seen() || !device->state().empty()) publish_state(*device);
+      if (device->last_seen() || !device->state().empty()) {
+        publish_state(*device);
+        ++with_state;
+      }
     }
+    // Tests wait for this line: after it, every state on the broker is a new one.
+    spdlog::debug("mqtt: republished availability of {} device(s), state of {}", devices.size(), with_state);
   }
 
   void schedule_state_republish() {

@@ -325,6 +325,9 @@ def test_peer_vectors_end_to_end_trailing_bytes_cube_foreign_objects_and_event_o
         "front_door": sensor(LOCK_MAC),
     }, ble={"adapter": "hci0"})
     wait_scanning(d)
+    # the bridge republishes known states 1-3 s after it connects: wait for it, so that every state
+    # counted below is one of the adverts'
+    d.wait_for_log(r"mqtt: republished availability of 4 device\(s\)", timeout=10)
 
     since = mqtt_client.mark()
     fake.advertise(W505_MAC, W505, rssi=-60)

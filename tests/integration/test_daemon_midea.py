@@ -622,6 +622,8 @@ def test_unsolicited_notifications_b5_ignored_c0_published_at_once(midea_simulat
     since = wait_online(mqtt_client, "living_ac")
     d.wait_for_log(r"living_ac: capabilities: modes off,cool,dry,heat,fan_only;", timeout=WAIT)
     wait_state(mqtt_client, "living_ac", lambda s: s.get("target_temperature") == 22.5)
+    # the bridge republishes every state 1-3 s after it connects: that one must be behind us too
+    d.wait_for_log(r"mqtt: republished availability of 1 device\(s\)", timeout=WAIT)
     # the first poll publishes once per answer (C0, then group data): let it finish
     quiet = {"mark": mqtt_client.mark(), "since": time.monotonic()}
 
