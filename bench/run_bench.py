@@ -6,6 +6,9 @@
 2. The daemon bridging N simulated plugs (default 50, on 127.0.1.x) polled every second for S seconds
    (default 60) through a local mosquitto: resident memory (VmRSS, VmHWM) and CPU time (utime+stime)
    as a share of one core, plus how many state messages reached the broker.
+3. Then, against the same simulated plugs, python3-miio sending the very requests the daemon's polls
+   sent (bench/miio_python_poller.py) for S seconds: its CPU per answered poll, and the ratio to ours
+   (our CPU per state message: each answered poll publishes one).
 
 Usage: bench/run_bench.py [--build build] [--plugs 50] [--seconds 60]
 Midea air conditioners (/set and state latency, memory with 20 units): bench/midea_bench.py.
@@ -65,13 +68,51 @@ def smaps_rollup(pid):
             (out.get("Rss", 0) - out.get("Anonymous", 0))}
 
 
-def daemon(build, plugs, seconds):
+def mappings(pid, top=15):
+    """The mappings holding most of the resident set: which libraries the peak is made of."""
+    rss, name = {}, None
+    for line in Path("/proc/%d/smaps" % pid).read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+            name = parts[5] if len(parts) > 5 else "[anonymous]"
+        elif parts[0] == "Rss:":
+            rss[name] = rss.get(name, 0) + int(parts[1])
+    return dict(sorted(rss.items(), key=lambda kv: -kv[1])[:top])
+
+
+def poll_calls(entries):
+    """The requests of one poll of a plug: its logged requests up to the next repeat of the first."""
+    calls = []
+    for entry in entries:
+        call = [entry["method"], entry.get("params") or []]
+        if calls and call[0] == calls[0][0]:
+            break
+        calls.append(call)
+    return calls
+
+
+def python_miio(sim, since, seconds, work):
+    plugs = []
+    for p in sim.ready["plugs"]:
+        calls = poll_calls(sim.requests(p["name"], since=since))
+        if calls:
+            plugs.append({"address": p["address"], "port": int(p["port"]), "token": TOKEN, "calls": calls})
+    spec = work / "python_plugs.json"
+    spec.write_text(json.dumps(plugs))
+    out = subprocess.check_output(["/usr/bin/python3", str(ROOT / "bench" / "miio_python_poller.py"), str(spec),
+                                   str(seconds)], timeout=seconds + 120)
+    result = json.loads(out)
+    result["calls_per_poll"] = sorted({len(p["calls"]) for p in plugs})
+    return result
+
+
+def daemon(build, plugs, seconds, show_mappings=False):
     work = Path(tempfile.mkdtemp(prefix="cloudless_bench_"))
     broker = helpers.Mosquitto(work / "mosquitto")
     broker.start()
     specs = [helpers.make_plug("plug%d" % i, model=MODELS[i % len(MODELS)], address="127.0.1.%d" % (i + 1),
                                port=54321, token=TOKEN) for i in range(plugs)]
-    sim = helpers.Simulator(specs, work / "sim", max_runtime=seconds + 120)
+    sim = helpers.Simulator(specs, work / "sim", max_runtime=2 * seconds + 180)
     daemon = None
     counter = None
     try:
@@ -84,11 +125,12 @@ def daemon(build, plugs, seconds):
         daemon.start(timeout=30)
         time.sleep(5)  # warm-up: handshakes, miIO.info, first discovery
         since = counter.mark()
+        sim_mark = sim.mark()
         cpu0, t0 = proc_stat(daemon.pid), time.monotonic()
         time.sleep(seconds)
         cpu1, t1 = proc_stat(daemon.pid), time.monotonic()
         states = len([m for m in counter.find("cloudless/+", since=since)])
-        return {
+        ours = {
             "plugs": plugs,
             "poll_interval_s": 1,
             "seconds": round(t1 - t0, 1),
@@ -99,7 +141,15 @@ def daemon(build, plugs, seconds):
             "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
             "state_messages": states,
             "state_messages_per_plug_per_second": round(states / plugs / (t1 - t0), 2),
+            **({"mappings_kb": mappings(daemon.pid)} if show_mappings else {}),
+            "cpu_us_per_answered_poll": round(1e6 * (cpu1 - cpu0) / states, 1) if states else None,
         }
+        daemon.stop()
+        theirs = python_miio(sim, sim_mark, seconds, work)
+        ratio = None
+        if ours["cpu_us_per_answered_poll"] and theirs.get("cpu_us_per_answered_poll"):
+            ratio = round(theirs["cpu_us_per_answered_poll"] / ours["cpu_us_per_answered_poll"], 1)
+        return {"cloudless": ours, "python_miio": theirs, "python_miio_cpu_per_poll_over_ours": ratio}
     finally:
         if counter:
             counter.disconnect()
@@ -114,9 +164,10 @@ def main():
     parser.add_argument("--build", default=str(ROOT / "build"), help="build directory (RelWithDebInfo)")
     parser.add_argument("--plugs", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--mappings", action="store_true", help="list the mappings with the most resident memory")
     args = parser.parse_args()
     build = Path(args.build)
-    report = {"codec": codec(build), "daemon": daemon(build, args.plugs, args.seconds)}
+    report = {"codec": codec(build), "daemon": daemon(build, args.plugs, args.seconds, args.mappings)}
     print(json.dumps(report, indent=2))
 
 

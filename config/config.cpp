@@ -45,7 +45,7 @@ constexpr std::string_view kRootKeys[] = {"mqtt", "state_dir", "log_level", "dev
 constexpr std::string_view kMqttKeys[] = {
     "server",           "user",   "password", "password_file", "client_id", "base_topic",
     "discovery_prefix", "output", "ca_file",  "cert_file",     "key_file",  "insecure",
-    "keepalive"};
+    "keepalive",        "state_qos"};
 constexpr std::string_view kBleKeys[] = {"adapter", "scan_watchdog"};
 constexpr std::string_view kMiioKeys[] = {"protocol", "host",          "port",    "token",
                                           "token_file", "model",       "poll_interval",
@@ -763,6 +763,10 @@ void Loader::load_mqtt(const Field* section) {
                                             std::chrono::seconds(65535))) {
       mqtt.keepalive = *keepalive;
     }
+  }
+  if (const Field* field = find(fields, "state_qos")) {
+    // QoS 2 buys nothing for a value the next poll replaces, and costs two more packets each.
+    if (const auto qos = read_integer(*field, 0, 1)) mqtt.state_qos = static_cast<int>(*qos);
   }
 }
 

@@ -30,6 +30,7 @@ struct MqttConfig {
   std::string key_file;                           // TLS: client key
   bool insecure = false;                          // TLS: skip host name verification
   std::chrono::seconds keepalive{30};
+  int state_qos = 0;                              // states and per-attribute values: 0 or 1
 
   bool operator==(const MqttConfig&) const = default;
 };

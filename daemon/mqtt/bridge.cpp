@@ -33,6 +33,10 @@ constexpr int kRepublishJitterMaxMs = 3000;
 // again (every discovery config and state). Asks within this interval of the last republish are
 // served once, when it has passed: 2,000 asks in a burst cost one or two republishes, not 50 MB.
 constexpr auto kRepublishMinInterval = std::chrono::seconds(5);
+// States wait this long and then go to Paho together: each publish wakes Paho's send thread, and
+// polled devices on a shared grid answer within a few milliseconds of each other, so one wake-up
+// serves them all (docs/build.md §9). Order is kept; nothing is merged or dropped.
+constexpr auto kStateBatchWindow = std::chrono::milliseconds(20);
 
 // State keys that would collide with our own per-device topics in attribute output.
 bool reserved_attribute(const std::string& key) { return key == "availability" || key == "set" || key == "get"; }
@@ -41,6 +45,10 @@ bool reserved_attribute(const std::string& key) { return key == "availability" |
 
 struct Bridge::Impl {
   struct CachedDiscovery {
+    std::string topic;
+    std::string payload;
+  };
+  struct PendingState {
     std::string topic;
     std::string payload;
   };
@@ -54,6 +62,7 @@ struct Bridge::Impl {
         republish_timer(io_context),
         coalesce_timer(io_context),
         cleanup_timer(io_context),
+        state_batch_timer(io_context),
         random(std::random_device{}()) {}
 
   // ---- connection ---------------------------------------------------------------------------------
@@ -79,7 +88,9 @@ struct Bridge::Impl {
   }
 
   void stop(std::function<void()> done) {
+    flush_states();  // before the connection says goodbye
     stopping = true;
+    state_batch_timer.cancel();
     republish_timer.cancel();
     coalesce_timer.cancel();
     cleanup_timer.cancel();
@@ -118,9 +129,9 @@ struct Bridge::Impl {
     if (topics.discovery_enabled()) connection->subscribe(topics.ha_status(), kQos);
   }
 
-  bool publish(const std::string& topic, const std::string& payload, bool retained) {
+  bool publish(const std::string& topic, const std::string& payload, bool retained, int qos = kQos) {
     if (!connected()) return false;
-    if (!connection->publish(topic, payload, kQos, retained)) return false;
+    if (!connection->publish(topic, payload, qos, retained)) return false;
     ++stats.published;
     return true;
   }
@@ -162,12 +173,29 @@ struct Bridge::Impl {
   void publish_state(const model::Device& device) {
     json state = device.state().is_object() ? device.state() : json::object();
     if (const auto seen = device.last_seen()) state["last_seen"] = format_utc_iso8601(*seen);
-    if (mqtt.output != config::OutputMode::attribute) publish(topics.device_state(device.id()), dump_json(state), false);
+    // States go at mqtt.state_qos (default 0): each is replaced by the next one, and QoS 1 costs a
+    // PUBACK round trip through Paho's threads per message (docs/build.md §9).
+    if (mqtt.output != config::OutputMode::attribute) queue_state(topics.device_state(device.id()), dump_json(state));
     if (mqtt.output == config::OutputMode::json) return;
     for (const auto& [key, value] : state.items()) {
       if (value.is_null() || reserved_attribute(key)) continue;
-      publish(topics.device_attribute(device.id(), key), json_to_raw_payload(value), false);
+      queue_state(topics.device_attribute(device.id(), key), json_to_raw_payload(value));
     }
+  }
+
+  void queue_state(std::string topic, std::string payload) {
+    if (!connected()) return;  // a (re)connect republishes every state anyway
+    batched_states.push_back({std::move(topic), std::move(payload)});
+    if (batched_states.size() > 1) return;
+    state_batch_timer.expires_after(kStateBatchWindow);
+    state_batch_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) flush_states();
+    });
+  }
+
+  void flush_states() {
+    for (const PendingState& message : batched_states) publish(message.topic, message.payload, false, mqtt.state_qos);
+    batched_states.clear();
   }
 
   // Rebuilds the device's discovery config into the cache; the cached entry, or null while the
@@ -445,6 +473,8 @@ struct Bridge::Impl {
   bool rebuild_requested = false;
   std::optional<std::chrono::steady_clock::time_point> last_republish;
   boost::asio::steady_timer cleanup_timer;
+  boost::asio::steady_timer state_batch_timer;  // kStateBatchWindow after the first queued state
+  std::vector<PendingState> batched_states;
   std::minstd_rand random;
 };
 

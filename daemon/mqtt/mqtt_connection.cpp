@@ -103,6 +103,20 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
     client.reset();
   }
 
+  // Paho C's default start-up initialises OpenSSL the pre-1.1 way (all algorithms, all error
+  // strings): ~2 MB resident even when the broker is plain mqtt://. OpenSSL 3 initialises itself
+  // when TLS is first used, so this costs mqtts:// nothing (docs/build.md §9). Once per process,
+  // before the first client exists.
+  static void skip_paho_openssl_init() {
+    static const bool done = [] {
+      MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+      init.do_openssl_init = 0;
+      MQTTAsync_global_init(&init);
+      return true;
+    }();
+    (void)done;
+  }
+
   void bind_listeners() {
     connect_listener.bind(weak_from_this());
     goodbye_listener.bind(weak_from_this());
@@ -117,6 +131,7 @@ struct MqttConnection::Core : std::enable_shared_from_this<Core> {
     // Paho C sets SIG_IGN itself, yet SIGPIPE crashes were reported with 1.3.12-era code
     // (paho.mqtt.c #1346, #1386): a broker closing the socket must never kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
+    skip_paho_openssl_init();
     try {
       client = std::make_unique<mqtt::async_client>(options.server, options.client_id,
                                                     mqtt::create_options(MQTTVERSION_3_1_1, kMaxBufferedMessages),

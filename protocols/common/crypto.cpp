@@ -1,4 +1,10 @@
-// OpenSSL 3 EVP wrappers. Each function is one EVP call sequence; no primitive is written by hand.
+// OpenSSL wrappers; no primitive is written by hand. The hashes and the block-cipher modes a poll
+// runs (MD5, SHA-256, AES ECB/CBC/CTR) use OpenSSL's low-level functions, the rest (CCM,
+// RC4) EVP. Why (docs/build.md §9): the first EVP call loads OpenSSL's configuration and provider
+// tables, 2.2 MB resident for the rest of the process, and every EVP init looks the algorithm up
+// again; the low-level functions are the same OpenSSL code without that machinery (+68 kB).
+// OpenSSL 3 marks them deprecated for new designs; they remain part of its API and ABI.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "protocols/common/crypto.h"
 
 #include <algorithm>
@@ -6,63 +12,32 @@
 #include <initializer_list>
 #include <memory>
 
+#include <openssl/aes.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/modes.h>
 #include <openssl/provider.h>
+#include <openssl/sha.h>
 
 namespace cloudless::crypto {
 
 namespace {
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
 struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 };
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
 constexpr std::size_t kAesBlock = 16;
 constexpr std::size_t kAes128KeySize = 16;
 constexpr std::size_t kAes256KeySize = 32;
 
-// OpenSSL 3 looks an algorithm up in its provider on every EVP_md5()/EVP_aes_128_cbc() init, which
-// costs more than hashing a packet: fetch each once, and reuse one context per thread (a poll of 50
-// plugs a second, or a fuzzer, does thousands of these).
-const EVP_MD* md5_algorithm() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "MD5", nullptr);
-  return md;
-}
-
-const EVP_CIPHER* aes128_cbc_algorithm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr);
-  return cipher;
-}
-
-const EVP_MD* sha256_algorithm() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-
-const EVP_CIPHER* aes128_ecb_algorithm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr);
-  return cipher;
-}
-
-const EVP_CIPHER* aes256_cbc_algorithm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
-  return cipher;
-}
-
+// OpenSSL 3 looks an algorithm up in its provider on every EVP_aes_128_ccm() init: fetch each
+// once, and reuse one context per thread.
 const EVP_CIPHER* aes128_ccm_algorithm() {
   static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CCM", nullptr);
-  return cipher;
-}
-
-const EVP_CIPHER* aes128_ctr_algorithm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
   return cipher;
 }
 
@@ -86,26 +61,8 @@ const EVP_CIPHER* rc4_algorithm() {
   return cipher;
 }
 
-EVP_MD_CTX* md_context() {
-  thread_local MdCtx ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
-EVP_CIPHER_CTX* cipher_context() {
-  thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
-  return ctx.get();
-}
-
-// A separate context for the unpadded ciphers: OpenSSL 3 keeps EVP_CIPHER_CTX_set_padding(ctx, 0)
-// across later EVP_CipherInit_ex calls on the same context, so sharing one would silently turn off
-// PKCS#7 for the miIO and Midea V2 ciphers.
-EVP_CIPHER_CTX* unpadded_cipher_context() {
-  thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
-  return ctx.get();
-}
-
-// AEAD and stream ciphers get contexts of their own for the same reason: CCM keeps its IV/tag
-// lengths and RC4 its key length in the context.
+// CCM and RC4 get contexts of their own: CCM keeps its IV/tag lengths and RC4 its key length in
+// the context.
 EVP_CIPHER_CTX* aead_cipher_context() {
   thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
   return ctx.get();
@@ -134,65 +91,78 @@ std::uint8_t* non_null(Bytes& bytes) {
   return bytes.empty() ? &nothing : bytes.data();
 }
 
-// MD5 over several parts with one digest context, so callers never concatenate buffers. The
-// default provider cannot fail MD5 on sane input; should it fail anyway (e.g. a FIPS-only
-// configuration without MD5), the all-zero digest matches no real checksum, so packets are
-// rejected rather than accepted.
+// MD5 over several parts with one context, so callers never concatenate buffers.
 Md5Digest md5_parts(std::initializer_list<ByteView> parts) {
   Md5Digest digest{};
-  EVP_MD_CTX* ctx = md_context();
-  if (!ctx || !md5_algorithm() || EVP_DigestInit_ex(ctx, md5_algorithm(), nullptr) != 1) return Md5Digest{};
-  for (const ByteView part : parts) {
-    if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) return Md5Digest{};
-  }
-  unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1 || size != digest.size()) return Md5Digest{};
+  MD5_CTX ctx;
+  MD5_Init(&ctx);
+  for (const ByteView part : parts) MD5_Update(&ctx, part.data(), part.size());
+  MD5_Final(digest.data(), &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
   return digest;
 }
 
-// One EVP cipher pass (encrypt = 1, decrypt = 0) with OpenSSL's PKCS#7 padding left enabled.
-std::optional<Bytes> aes128_cbc(int encrypt, ByteView key, ByteView iv, ByteView input) {
-  if (key.size() != kAes128KeySize || iv.size() != kAesBlock) return std::nullopt;
-  // EVP takes int lengths; the output may grow by one block.
-  if (input.size() > static_cast<std::size_t>(INT_MAX) - kAesBlock) return std::nullopt;
-  EVP_CIPHER_CTX* ctx = cipher_context();
-  if (!ctx || !aes128_cbc_algorithm()) return std::nullopt;
-  if (EVP_CipherInit_ex(ctx, aes128_cbc_algorithm(), nullptr, key.data(), iv.data(), encrypt) != 1) {
-    return std::nullopt;
+// An AES key schedule for one call, wiped when the call ends. Bits: 128 or 256.
+class AesKey {
+ public:
+  AesKey(ByteView key, bool encrypt) {
+    const int bits = static_cast<int>(key.size() * 8);
+    ok_ = (bits == 128 || bits == 256) &&
+          (encrypt ? AES_set_encrypt_key(key.data(), bits, &schedule_) : AES_set_decrypt_key(key.data(), bits, &schedule_)) == 0;
   }
-  Bytes out(input.size() + kAesBlock);
-  int written = 0;
-  if (EVP_CipherUpdate(ctx, out.data(), &written, input.data(), static_cast<int>(input.size())) != 1) {
-    return std::nullopt;
-  }
-  int final_written = 0;
-  // Decrypt: fails here on a bad PKCS#7 padding or a length that is not a multiple of 16.
-  if (EVP_CipherFinal_ex(ctx, out.data() + written, &final_written) != 1) return std::nullopt;
-  out.resize(static_cast<std::size_t>(written) + static_cast<std::size_t>(final_written));
+  ~AesKey() { OPENSSL_cleanse(&schedule_, sizeof schedule_); }
+  AesKey(const AesKey&) = delete;
+  AesKey& operator=(const AesKey&) = delete;
+  bool ok() const { return ok_; }
+  const AES_KEY* get() const { return &schedule_; }
+
+ private:
+  AES_KEY schedule_{};
+  bool ok_ = false;
+};
+
+// PKCS#7: 1..16 bytes, each holding the pad length; a full block when the input is aligned.
+Bytes pkcs7_padded(ByteView input) {
+  const std::size_t pad = kAesBlock - input.size() % kAesBlock;
+  Bytes out(input.size() + pad, static_cast<std::uint8_t>(pad));
+  std::copy(input.begin(), input.end(), out.begin());
   return out;
 }
 
-// One EVP pass of `cipher` (encrypt = 1, decrypt = 0) on `ctx`, with PKCS#7 on or off. `iv` is
-// empty for ECB. Lengths are checked here so each public wrapper stays one line.
-std::optional<Bytes> cipher_pass(const EVP_CIPHER* cipher, EVP_CIPHER_CTX* ctx, int encrypt, bool padding,
-                                 std::size_t key_size, ByteView key, ByteView iv, ByteView input) {
-  if (!cipher || !ctx || key.size() != key_size) return std::nullopt;
-  const bool wants_iv = EVP_CIPHER_get_iv_length(cipher) > 0;
-  if (wants_iv ? iv.size() != kAesBlock : !iv.empty()) return std::nullopt;
-  if (input.size() > static_cast<std::size_t>(INT_MAX) - kAesBlock) return std::nullopt;
-  if (EVP_CipherInit_ex(ctx, cipher, nullptr, key.data(), wants_iv ? iv.data() : nullptr, encrypt) != 1) {
-    return std::nullopt;
+// Removes PKCS#7 padding in place; false on a bad pad (what EVP_DecryptFinal_ex refuses).
+bool pkcs7_unpad(Bytes& data) {
+  if (data.empty()) return false;
+  const std::size_t pad = data.back();
+  if (pad == 0 || pad > kAesBlock || pad > data.size()) return false;
+  for (std::size_t i = data.size() - pad; i < data.size(); ++i) {
+    if (data[i] != pad) return false;
   }
-  if (EVP_CIPHER_CTX_set_padding(ctx, padding ? 1 : 0) != 1) return std::nullopt;
-  Bytes out(input.size() + kAesBlock);
-  int written = 0;
-  if (EVP_CipherUpdate(ctx, out.data(), &written, input.data(), static_cast<int>(input.size())) != 1) {
-    return std::nullopt;
+  data.resize(data.size() - pad);
+  return true;
+}
+
+// CBC over whole blocks (no padding here), key size 16 or 32.
+std::optional<Bytes> aes_cbc_blocks(bool encrypt, ByteView key, ByteView iv, ByteView input) {
+  if (iv.size() != kAesBlock || input.size() % kAesBlock != 0) return std::nullopt;
+  const AesKey schedule(key, encrypt);
+  if (!schedule.ok()) return std::nullopt;
+  Bytes out(input.size());
+  if (input.empty()) return out;
+  std::array<std::uint8_t, kAesBlock> chain{};  // AES_cbc_encrypt updates the IV as it goes
+  std::copy(iv.begin(), iv.end(), chain.begin());
+  AES_cbc_encrypt(input.data(), out.data(), input.size(), schedule.get(), chain.data(),
+                  encrypt ? AES_ENCRYPT : AES_DECRYPT);
+  return out;
+}
+
+std::optional<Bytes> aes_ecb_blocks(bool encrypt, ByteView key, ByteView input) {
+  if (input.size() % kAesBlock != 0) return std::nullopt;
+  const AesKey schedule(key, encrypt);
+  if (!schedule.ok()) return std::nullopt;
+  Bytes out(input.size());
+  for (std::size_t at = 0; at < input.size(); at += kAesBlock) {
+    AES_ecb_encrypt(input.data() + at, out.data() + at, schedule.get(), encrypt ? AES_ENCRYPT : AES_DECRYPT);
   }
-  int final_written = 0;
-  // Fails on a bad PKCS#7 padding (decrypt) or, without padding, on a partial last block.
-  if (EVP_CipherFinal_ex(ctx, out.data() + written, &final_written) != 1) return std::nullopt;
-  out.resize(static_cast<std::size_t>(written) + static_cast<std::size_t>(final_written));
   return out;
 }
 
@@ -206,60 +176,52 @@ Md5Digest md5(ByteView first, ByteView second) { return md5_parts({first, second
 
 Md5Digest md5(ByteView first, ByteView second, ByteView third) { return md5_parts({first, second, third}); }
 
-Sha256Digest sha256(ByteView data) {
-  Sha256Digest digest{};
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
-      size != digest.size()) {
-    return Sha256Digest{};
-  }
-  return digest;
-}
+// Init/Update/Final, never the one-shot SHA256()/MD5(): OpenSSL 3 routes those through EVP.
+Sha256Digest sha256(ByteView data) { return sha256(data, ByteView{}); }
 
 Sha256Digest sha256(ByteView first, ByteView second) {
-  // Same failure policy as md5_parts: an all-zero digest matches no real signature.
   Sha256Digest digest{};
-  EVP_MD_CTX* ctx = md_context();
-  if (!ctx || !sha256_algorithm() || EVP_DigestInit_ex(ctx, sha256_algorithm(), nullptr) != 1) {
-    return Sha256Digest{};
-  }
-  if (EVP_DigestUpdate(ctx, first.data(), first.size()) != 1 ||
-      EVP_DigestUpdate(ctx, second.data(), second.size()) != 1) {
-    return Sha256Digest{};
-  }
-  unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1 || size != digest.size()) return Sha256Digest{};
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, first.data(), first.size());
+  SHA256_Update(&ctx, second.data(), second.size());
+  SHA256_Final(digest.data(), &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
   return digest;
 }
 
 std::optional<Bytes> aes128_ecb_encrypt(ByteView key, ByteView plaintext) {
-  return cipher_pass(aes128_ecb_algorithm(), cipher_context(), 1, true, kAes128KeySize, key, {}, plaintext);
+  if (key.size() != kAes128KeySize) return std::nullopt;
+  return aes_ecb_blocks(true, key, pkcs7_padded(plaintext));
 }
 
 std::optional<Bytes> aes128_ecb_decrypt(ByteView key, ByteView ciphertext) {
-  if (ciphertext.empty() || ciphertext.size() % kAesBlock != 0) return std::nullopt;
-  return cipher_pass(aes128_ecb_algorithm(), cipher_context(), 0, true, kAes128KeySize, key, {}, ciphertext);
+  if (key.size() != kAes128KeySize || ciphertext.empty()) return std::nullopt;
+  std::optional<Bytes> out = aes_ecb_blocks(false, key, ciphertext);
+  if (!out || !pkcs7_unpad(*out)) return std::nullopt;
+  return out;
 }
 
 std::optional<Bytes> aes256_cbc_encrypt_no_padding(ByteView key, ByteView iv, ByteView plaintext) {
-  if (plaintext.size() % kAesBlock != 0) return std::nullopt;
-  return cipher_pass(aes256_cbc_algorithm(), unpadded_cipher_context(), 1, false, kAes256KeySize, key, iv,
-                     plaintext);
+  if (key.size() != kAes256KeySize) return std::nullopt;
+  return aes_cbc_blocks(true, key, iv, plaintext);
 }
 
 std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, ByteView ciphertext) {
-  if (ciphertext.size() % kAesBlock != 0) return std::nullopt;
-  return cipher_pass(aes256_cbc_algorithm(), unpadded_cipher_context(), 0, false, kAes256KeySize, key, iv,
-                     ciphertext);
+  if (key.size() != kAes256KeySize) return std::nullopt;
+  return aes_cbc_blocks(false, key, iv, ciphertext);
 }
 
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext) {
-  return aes128_cbc(1, key, iv, plaintext);
+  if (key.size() != kAes128KeySize) return std::nullopt;
+  return aes_cbc_blocks(true, key, iv, pkcs7_padded(plaintext));
 }
 
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext) {
-  if (ciphertext.empty() || ciphertext.size() % kAesBlock != 0) return std::nullopt;
-  return aes128_cbc(0, key, iv, ciphertext);
+  if (key.size() != kAes128KeySize || ciphertext.empty()) return std::nullopt;
+  std::optional<Bytes> out = aes_cbc_blocks(false, key, iv, ciphertext);
+  if (!out || !pkcs7_unpad(*out)) return std::nullopt;
+  return out;
 }
 
 std::optional<Bytes> aes128_ccm_encrypt(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,
@@ -338,7 +300,19 @@ std::optional<Bytes> aes128_ccm_decrypt(ByteView key, ByteView nonce, ByteView a
 }
 
 std::optional<Bytes> aes128_ctr(ByteView key, ByteView iv, ByteView data) {
-  return cipher_pass(aes128_ctr_algorithm(), unpadded_cipher_context(), 1, false, kAes128KeySize, key, iv, data);
+  if (key.size() != kAes128KeySize || iv.size() != kAesBlock) return std::nullopt;
+  const AesKey schedule(key, true);
+  if (!schedule.ok()) return std::nullopt;
+  Bytes out(data.size());
+  if (data.empty()) return out;
+  std::array<std::uint8_t, kAesBlock> counter{};
+  std::array<std::uint8_t, kAesBlock> keystream{};
+  std::copy(iv.begin(), iv.end(), counter.begin());
+  unsigned int used = 0;
+  CRYPTO_ctr128_encrypt(data.data(), out.data(), data.size(), schedule.get(), counter.data(), keystream.data(),
+                        &used, reinterpret_cast<block128_f>(AES_encrypt));
+  OPENSSL_cleanse(keystream.data(), keystream.size());
+  return out;
 }
 
 bool rc4_available() { return rc4_algorithm() != nullptr; }

@@ -419,6 +419,22 @@ def test_output_both_publishes_attribute_topics(simulator, daemon, mqtt_client):
     mqtt_client.wait_for("%s/desk_plug/state" % BASE, payload="ON", timeout=WAIT)
 
 
+@pytest.mark.parametrize("state_qos", [None, 1])
+def test_states_go_at_state_qos_and_availability_at_qos_1(simulator, daemon, mqtt_client, state_qos):
+    # The test client subscribes at QoS 1, so each message arrives at the QoS it was published with.
+    plug = helpers.make_plug("desk_plug", "chuangmi.plug.212a01", state={"load_w": 15.0, "power_jitter": 0})
+    sim, d = start_bridge(simulator, daemon, [plug], output="both",
+                          mqtt_extra=None if state_qos is None else {"state_qos": state_qos})
+    expected = 0 if state_qos is None else state_qos  # the default is 0
+    wait_state(mqtt_client, "desk_plug", lambda s: "power" in s)
+    mqtt_client.wait_for("%s/desk_plug/power" % BASE, timeout=WAIT)
+    mqtt_client.wait_for("%s/desk_plug/availability" % BASE, payload="online", timeout=WAIT)
+    assert {m.qos for m in mqtt_client.find("%s/desk_plug" % BASE)} == {expected}
+    assert {m.qos for m in mqtt_client.find("%s/desk_plug/power" % BASE)} == {expected}
+    assert {m.qos for m in mqtt_client.find("%s/desk_plug/availability" % BASE)} == {1}
+    assert {m.qos for m in mqtt_client.find("%s/bridge/state" % BASE)} == {1}
+
+
 # ------------------------------------------------------------------------------------------------
 # commands
 

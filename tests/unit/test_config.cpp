@@ -166,6 +166,7 @@ TEST_CASE("the docs/contract.md example loads into the structs it describes", "[
   CHECK(config.mqtt.discovery_prefix == "homeassistant");
   CHECK(config.mqtt.output == OutputMode::json);
   CHECK(config.mqtt.keepalive == 30s);
+  CHECK(config.mqtt.state_qos == 0);
   CHECK(config.state_dir == "/var/lib/cloudless");
   CHECK(config.log_level == "info");
 
@@ -245,7 +246,7 @@ TEST_CASE("every key of the schema appears in config/example.yaml", "[config]") 
   const char* keys[] = {
       "mqtt:", "server:", "user:", "password_file:", "password:", "client_id:", "base_topic:",
       "discovery_prefix:", "output:", "ca_file:", "cert_file:", "key_file:", "insecure:",
-      "keepalive:", "state_dir:", "log_level:", "devices:", "protocol:", "host:", "port:",
+      "keepalive:", "state_qos:", "state_dir:", "log_level:", "devices:", "protocol:", "host:", "port:",
       "token:", "token_file:", "model:", "poll_interval:", "timeout:", "retries:", "miot:",
       "switch:", "power:", "energy:", "siid:", "piid:", "scale:", "id:", "key:", "mac:",
       "bindkey:", "bindkey_file:", "product_id:", "ble:", "adapter:", "scan_watchdog:",
@@ -324,6 +325,7 @@ TEST_CASE("every setting is read into its field", "[config]") {
       "  key_file: " + key + "\n"
       "  insecure: yes\n"
       "  keepalive: 1m\n"
+      "  state_qos: 1\n"
       "state_dir: /tmp/state\n"
       "log_level: debug\n"
       "devices:\n"
@@ -365,6 +367,7 @@ TEST_CASE("every setting is read into its field", "[config]") {
   CHECK(config.mqtt.key_file == key);
   CHECK(config.mqtt.insecure);
   CHECK(config.mqtt.keepalive == 60s);
+  CHECK(config.mqtt.state_qos == 1);
   CHECK(config.state_dir == "/tmp/state");
   CHECK(config.log_level == "debug");
 
@@ -427,12 +430,14 @@ const std::vector<std::pair<std::string, std::string>> kBadConfigs = {
     // mqtt
     {"mqtt: [a]\n",
      "config.yaml:1: mqtt: expected a map (server, user, password, password_file, client_id, "
-     "base_topic, discovery_prefix, output, ca_file, cert_file, key_file, insecure, keepalive), "
-     "not a list"},
+     "base_topic, discovery_prefix, output, ca_file, cert_file, key_file, insecure, keepalive, "
+     "state_qos), not a list"},
     {"mqtt:\n  passwd: x\n",
      "config.yaml:2: mqtt.passwd: unknown key in mqtt (valid: server, user, password, "
      "password_file, client_id, base_topic, discovery_prefix, output, ca_file, cert_file, "
-     "key_file, insecure, keepalive)"},
+     "key_file, insecure, keepalive, state_qos)"},
+    {"mqtt:\n  state_qos: 2\n", "config.yaml:2: mqtt.state_qos: expected a whole number from 0 to 1"},
+    {"mqtt:\n  state_qos: yes\n", "config.yaml:2: mqtt.state_qos: expected a whole number from 0 to 1"},
     {"mqtt:\n  server: http://broker\n",
      "config.yaml:2: mqtt.server: expected mqtt://, mqtts://, tcp:// or ssl:// followed by a host "
      "and an optional :port"},
@@ -747,7 +752,7 @@ TEST_CASE("all problems are reported at once, in line order", "[config]") {
       "config.yaml:2: mqtt.server: the port must be a number from 1 to 65535",
       "config.yaml:3: mqtt.colour: unknown key in mqtt (valid: server, user, password, "
       "password_file, client_id, base_topic, discovery_prefix, output, ca_file, cert_file, "
-      "key_file, insecure, keepalive)",
+      "key_file, insecure, keepalive, state_qos)",
       "config.yaml:4: log_level: must be one of trace, debug, info, warning, error",
       "config.yaml:6: devices.Plug: device id must match [a-z0-9_-]+ (it is used in MQTT topics)",
       "config.yaml:9: devices.Plug.token: expected 32 hex digits",
