@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import helpers  # noqa: E402  (Mosquitto, Simulator, MqttClient, to_yaml)
 
-TOKEN = "00112233445566778899aabbccddeeff"
+def token(i):
+    """Each plug its own token, as in a real home: no per-token cache can serve two plugs."""
+    return "%032x" % (0x00112233445566778899aabbccdd0000 + i)
 MODELS = ["chuangmi.plug.v3", "chuangmi.plug.212a01", "cuco.plug.v3", "chuangmi.plug.m1"]
 
 
@@ -96,7 +98,7 @@ def python_miio(sim, since, seconds, work):
     for p in sim.ready["plugs"]:
         calls = poll_calls(sim.requests(p["name"], since=since))
         if calls:
-            plugs.append({"address": p["address"], "port": int(p["port"]), "token": TOKEN, "calls": calls})
+            plugs.append({"address": p["address"], "port": int(p["port"]), "token": p["token"], "calls": calls})
     spec = work / "python_plugs.json"
     spec.write_text(json.dumps(plugs))
     out = subprocess.check_output(["/usr/bin/python3", str(ROOT / "bench" / "miio_python_poller.py"), str(spec),
@@ -111,13 +113,13 @@ def daemon(build, plugs, seconds, show_mappings=False):
     broker = helpers.Mosquitto(work / "mosquitto")
     broker.start()
     specs = [helpers.make_plug("plug%d" % i, model=MODELS[i % len(MODELS)], address="127.0.1.%d" % (i + 1),
-                               port=54321, token=TOKEN) for i in range(plugs)]
+                               port=54321, token=token(i)) for i in range(plugs)]
     sim = helpers.Simulator(specs, work / "sim", max_runtime=2 * seconds + 180)
     daemon = None
     counter = None
     try:
         sim.start(timeout=30)
-        devices = {p["name"]: {"protocol": "miio", "host": p["address"], "port": int(p["port"]), "token": TOKEN,
+        devices = {p["name"]: {"protocol": "miio", "host": p["address"], "port": int(p["port"]), "token": p["token"],
                                "model": p["model"], "poll_interval": "1s"} for p in sim.ready["plugs"]}
         daemon = helpers.Daemon(build / "daemon" / "cloudless", work / "daemon", broker=broker)
         daemon.configure(devices, log_level="warning")

@@ -121,21 +121,30 @@ miio::Session::Callback MiioPlug::guarded(Handler handler) {
 
 void MiioPlug::adopt_model(const std::string& model_name) {
   dialect_known_ = true;
+  miio::PlugModel model;
   if (const miio::PlugModel* known = miio::find_plug_model(model_name)) {
-    model_ = *known;
+    model = *known;
   } else if (config_.miot) {
-    model_ = miio::generic_miot_plug(model_name);
-    model_.name = "MIoT plug (mapped in config)";
+    model = miio::generic_miot_plug(model_name);
+    model.name = "MIoT plug (mapped in config)";
   } else {
     // Legacy or MIoT? Only the plug can say: probe_dialect() asks it at the first poll.
-    model_ = miio::generic_legacy_plug(model_name);
+    model = miio::generic_legacy_plug(model_name);
     dialect_known_ = false;
     spdlog::warn("{}: model {} is not in the plug table; bridging on/off only (add a `miot:` mapping for readings)",
                  id(), model_name);
   }
-  if (config_.miot) model_ = with_mapping(std::move(model_), *config_.miot);
-  model_.model = model_name;
+  if (config_.miot) model = with_mapping(std::move(model), *config_.miot);
+  model.model = model_name;
+  use_model(std::move(model));
   model_known_ = true;
+}
+
+void MiioPlug::use_model(miio::PlugModel model) {
+  model_ = std::move(model);
+  // The same requests every poll: built once per model, not per poll (docs/build.md §9).
+  legacy_get_prop_params_ = miio::legacy_get_prop_params(model_);
+  miot_get_batches_ = miio::miot_get_batches(model_);
 }
 
 model::DeviceInfo MiioPlug::info() const {
@@ -282,7 +291,7 @@ void MiioPlug::poll_state() {
     poll_miot_batch(0, {});
     return;
   }
-  session_->call("get_prop", miio::legacy_get_prop_params(model_), guarded([this](const miio::CallResult& result) {
+  session_->call("get_prop", legacy_get_prop_params_, guarded([this](const miio::CallResult& result) {
     if (!result.ok()) {
       on_poll_failed(result, "get_prop");
       return;
@@ -341,7 +350,7 @@ void MiioPlug::probe_dialect() {
 
 void MiioPlug::settle_dialect(miio::Dialect dialect) {
   const std::string model_name = model_.model;
-  model_ = dialect == miio::Dialect::miot ? miio::generic_miot_plug(model_name) : miio::generic_legacy_plug(model_name);
+  use_model(dialect == miio::Dialect::miot ? miio::generic_miot_plug(model_name) : miio::generic_legacy_plug(model_name));
   dialect_known_ = true;
   spdlog::info("{}: {} answers {}: bridging its on/off with {}", id(), model_name,
                dialect == miio::Dialect::miot ? "get_properties" : "get_prop",
@@ -350,12 +359,11 @@ void MiioPlug::settle_dialect(miio::Dialect dialect) {
 }
 
 void MiioPlug::poll_miot_batch(std::size_t index, miio::PlugReading reading) {
-  const auto batches = miio::miot_get_batches(model_);
-  if (index >= batches.size()) {
+  if (index >= miot_get_batches_.size()) {
     on_reading(reading);
     return;
   }
-  session_->call("get_properties", batches[index],
+  session_->call("get_properties", miot_get_batches_[index],
                  guarded([this, index, reading](const miio::CallResult& result) {
                    if (!result.ok()) {
                      on_poll_failed(result, "get_properties");

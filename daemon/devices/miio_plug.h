@@ -105,6 +105,7 @@ class MiioPlug : public model::Device {
   void on_poll_failed(const miio::CallResult& result, std::string_view step);
   void poll_finished();
   void adopt_model(const std::string& model_name);
+  void use_model(miio::PlugModel model);
   void note_answer();
   void note_silence(const miio::CallResult& result);
   void start_next_switch();
@@ -125,7 +126,9 @@ class MiioPlug : public model::Device {
   bool polling_ = false;
   bool poll_again_ = false;
 
-  miio::PlugModel model_;
+  miio::PlugModel model_;  // set through use_model(), which keeps the two below in step
+  nlohmann::json legacy_get_prop_params_;            // the poll's get_prop parameters
+  std::vector<nlohmann::json> miot_get_batches_;      // the poll's get_properties calls
   bool model_known_ = false;
   // False for a model outside the table without a `miot:` mapping until it has answered
   // get_properties or get_prop with values: an error (-9999 comes and goes) decides nothing.

@@ -166,7 +166,45 @@ std::optional<Bytes> aes_ecb_blocks(bool encrypt, ByteView key, ByteView input) 
   return out;
 }
 
+// CBC with already expanded schedules: PKCS#7 added (encrypt) or checked and removed (decrypt).
+std::optional<Bytes> cbc_padded(const AES_KEY& schedule, bool encrypt, ByteView iv, ByteView input) {
+  if (iv.size() != kAesBlock) return std::nullopt;
+  if (!encrypt && (input.empty() || input.size() % kAesBlock != 0)) return std::nullopt;
+  Bytes out = encrypt ? pkcs7_padded(input) : Bytes(input.begin(), input.end());
+  std::array<std::uint8_t, kAesBlock> chain{};  // AES_cbc_encrypt updates the IV as it goes
+  std::copy(iv.begin(), iv.end(), chain.begin());
+  AES_cbc_encrypt(out.data(), out.data(), out.size(), &schedule, chain.data(), encrypt ? AES_ENCRYPT : AES_DECRYPT);
+  if (!encrypt && !pkcs7_unpad(out)) return std::nullopt;
+  return out;
+}
+
 }  // namespace
+
+struct Aes128Key::Schedules {
+  AES_KEY encrypt{};
+  AES_KEY decrypt{};
+  ~Schedules() { OPENSSL_cleanse(this, sizeof *this); }
+};
+
+Aes128Key::Aes128Key(const std::array<std::uint8_t, 16>& key) : schedules_(std::make_unique<Schedules>()) {
+  // Only a null pointer or a bad bit count make these fail; 128 bits from an array is neither.
+  AES_set_encrypt_key(key.data(), 128, &schedules_->encrypt);
+  AES_set_decrypt_key(key.data(), 128, &schedules_->decrypt);
+}
+
+Aes128Key::~Aes128Key() = default;
+Aes128Key::Aes128Key(Aes128Key&&) noexcept = default;
+Aes128Key& Aes128Key::operator=(Aes128Key&&) noexcept = default;
+
+std::optional<Bytes> Aes128Key::cbc_encrypt(ByteView iv, ByteView plaintext) const {
+  if (!schedules_) return std::nullopt;  // moved from
+  return cbc_padded(schedules_->encrypt, true, iv, plaintext);
+}
+
+std::optional<Bytes> Aes128Key::cbc_decrypt(ByteView iv, ByteView ciphertext) const {
+  if (!schedules_) return std::nullopt;
+  return cbc_padded(schedules_->decrypt, false, iv, ciphertext);
+}
 
 Md5Digest md5(ByteView data) {
   return md5_parts({data});
@@ -214,14 +252,16 @@ std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, By
 
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext) {
   if (key.size() != kAes128KeySize) return std::nullopt;
-  return aes_cbc_blocks(true, key, iv, pkcs7_padded(plaintext));
+  const AesKey schedule(key, true);
+  if (!schedule.ok()) return std::nullopt;
+  return cbc_padded(*schedule.get(), true, iv, plaintext);
 }
 
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext) {
-  if (key.size() != kAes128KeySize || ciphertext.empty()) return std::nullopt;
-  std::optional<Bytes> out = aes_cbc_blocks(false, key, iv, ciphertext);
-  if (!out || !pkcs7_unpad(*out)) return std::nullopt;
-  return out;
+  if (key.size() != kAes128KeySize) return std::nullopt;
+  const AesKey schedule(key, false);
+  if (!schedule.ok()) return std::nullopt;
+  return cbc_padded(*schedule.get(), false, iv, ciphertext);
 }
 
 std::optional<Bytes> aes128_ccm_encrypt(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,

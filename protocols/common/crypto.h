@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "protocols/common/bytes.h"
@@ -36,6 +37,27 @@ std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, By
 // multiple of 16.
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext);
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext);
+
+// An AES-128 key whose schedules (encrypt and decrypt) are expanded once, for a key that serves
+// many packets: a miIO session encrypts and decrypts every packet with its token's key, and
+// expanding it each time cost as much as the cipher itself (docs/build.md §9). Wiped when destroyed.
+class Aes128Key {
+ public:
+  explicit Aes128Key(const std::array<std::uint8_t, 16>& key);
+  ~Aes128Key();
+  Aes128Key(Aes128Key&&) noexcept;
+  Aes128Key& operator=(Aes128Key&&) noexcept;
+  Aes128Key(const Aes128Key&) = delete;
+  Aes128Key& operator=(const Aes128Key&) = delete;
+
+  // AES-128-CBC with PKCS#7 padding, as aes128_cbc_encrypt/aes128_cbc_decrypt below.
+  std::optional<Bytes> cbc_encrypt(ByteView iv, ByteView plaintext) const;
+  std::optional<Bytes> cbc_decrypt(ByteView iv, ByteView ciphertext) const;
+
+ private:
+  struct Schedules;
+  std::unique_ptr<Schedules> schedules_;
+};
 
 // AES-128-CCM (NIST SP 800-38C; MiBeacon v4/v5 with a 4-byte tag and a 12-byte nonce, and the
 // legacy v2/v3 one-byte check with a 16-byte tag and a 13-byte nonce). The nonce is 7..13 bytes, the

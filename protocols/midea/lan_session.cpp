@@ -64,7 +64,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/rand.h>
 
 #include "protocols/midea/packet_v2.h"
 
@@ -226,10 +225,11 @@ void LanSession::send_request() {
   header.device_id = options_.appliance_id;
   Bytes packet = encode_v2_packet(header, in_flight_->frame);
   if (options_.is_v3()) {
-    // msmart fills the pad with random bytes; their value is unchecked, so a failing RAND_bytes
-    // just leaves zeros.
+    // msmart fills the pad with random bytes. Nobody checks them and they travel encrypted, so
+    // they need no secrecy: a seeded PRNG, not RAND_bytes, whose first call loads OpenSSL's EVP
+    // layer (2.2 MB resident, docs/build.md §9).
     std::array<std::uint8_t, 16> pad{};
-    if (RAND_bytes(pad.data(), static_cast<int>(pad.size())) != 1) pad.fill(0);
+    for (std::uint8_t& byte : pad) byte = static_cast<std::uint8_t>(pad_random_() >> 23);  // its 31 bits: the top 8
     packet = encode_v3_request(*tcp_key_, next_v3_counter(), packet, pad);
   }
   ++counters_.requests;

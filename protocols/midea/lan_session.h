@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -194,6 +195,7 @@ class LanSession : public std::enable_shared_from_this<LanSession> {
   std::optional<V3TcpKey> tcp_key_;
   std::uint16_t v3_counter_ = 0;
   std::uint32_t message_id_ = 0;
+  std::minstd_rand pad_random_{std::random_device{}()};  // V3 pad bytes (unchecked, encrypted)
   Clock::time_point ready_since_{};
   int consecutive_timeouts_ = 0;       // on the current connection, reset by any valid packet
   int sends_on_connection_ = 0;        // sends of the request in flight on the current connection

@@ -66,16 +66,13 @@ std::optional<Token> parse_token(std::string_view hex) {
 }
 
 KeyIv derive_key_iv(const Token& token) {
-  // A session uses one token for every packet: remember the last derivation (two MD5s per packet
-  // saved on the daemon's single thread).
-  thread_local std::optional<std::pair<Token, KeyIv>> last;
-  if (last && last->first == token) return last->second;
   KeyIv out;
   out.key = crypto::md5(ByteView(token));
   out.iv = crypto::md5(ByteView(out.key), ByteView(token));
-  last.emplace(token, out);
   return out;
 }
+
+PacketKeys::PacketKeys(const Token& token) : token_(token), key_iv_(derive_key_iv(token)), aes_(key_iv_.key) {}
 
 Result<Header> parse_header(ByteView datagram) {
   ByteReader reader(datagram);
@@ -148,9 +145,13 @@ Bytes encode_hello_reply(std::uint32_t device_id, std::uint32_t stamp, const std
 }
 
 Bytes encode_message(const Token& token, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext) {
+  return encode_message(PacketKeys(token), device_id, stamp, plaintext);
+}
+
+Bytes encode_message(const PacketKeys& keys, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext) {
   if (plaintext.size() > kMaxPlaintext) return {};
-  const KeyIv key_iv = derive_key_iv(token);
-  const std::optional<Bytes> ciphertext = crypto::aes128_cbc_encrypt(key_iv.key, key_iv.iv, plaintext);
+  const Token& token = keys.token();
+  const std::optional<Bytes> ciphertext = keys.aes().cbc_encrypt(keys.key_iv().iv, plaintext);
   if (!ciphertext) return {};
   const auto length = static_cast<std::uint16_t>(kHeaderSize + ciphertext->size());
 
@@ -164,6 +165,11 @@ Bytes encode_message(const Token& token, std::uint32_t device_id, std::uint32_t 
 }
 
 Result<Message> decode_message(const Token& token, ByteView datagram) {
+  return decode_message(PacketKeys(token), datagram);
+}
+
+Result<Message> decode_message(const PacketKeys& keys, ByteView datagram) {
+  const Token& token = keys.token();
   Result<Header> header = parse_header(datagram);
   if (!header) return header.error();
   if (header->length == kHelloLength) {
@@ -177,8 +183,7 @@ Result<Message> decode_message(const Token& token, ByteView datagram) {
     return authentication_error("checksum mismatch: wrong token?", kChecksumOffset);
   }
 
-  const KeyIv key_iv = derive_key_iv(token);
-  std::optional<Bytes> plaintext = crypto::aes128_cbc_decrypt(key_iv.key, key_iv.iv, ciphertext);
+  std::optional<Bytes> plaintext = keys.aes().cbc_decrypt(keys.key_iv().iv, ciphertext);
   if (!plaintext) {
     // The checksum matched, so whoever built this holds the token; the last byte is the pad length.
     return parse_error("bad PKCS#7 padding in decrypted payload", datagram.size() - 1);

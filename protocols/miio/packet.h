@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "protocols/common/bytes.h"
+#include "protocols/common/crypto.h"
 #include "protocols/common/result.h"
 
 namespace cloudless::miio {
@@ -62,6 +63,21 @@ struct KeyIv {
 };
 KeyIv derive_key_iv(const Token& token);
 
+// Everything a token's packets need, derived once per session instead of once per packet: the
+// key and IV (two MD5s) and the expanded AES schedules (docs/build.md §9).
+class PacketKeys {
+ public:
+  explicit PacketKeys(const Token& token);
+  const Token& token() const { return token_; }
+  const KeyIv& key_iv() const { return key_iv_; }
+  const crypto::Aes128Key& aes() const { return aes_; }
+
+ private:
+  Token token_;
+  KeyIv key_iv_;
+  crypto::Aes128Key aes_;
+};
+
 // The 16-bit length field caps a datagram at 65535 bytes: 32 header + at most 65488 bytes of
 // ciphertext (the largest multiple of 16 that fits), so at most 65487 plaintext bytes (PKCS#7
 // always adds 1..16 bytes).
@@ -70,6 +86,7 @@ constexpr std::size_t kMaxPlaintext = 65487;
 // Encrypts `plaintext` (the JSON text) and builds the datagram. Returns an empty Bytes when the
 // plaintext is longer than kMaxPlaintext (or, never in practice, when OpenSSL fails): no valid
 // datagram exists then, and an empty one cannot be mistaken for a packet.
+Bytes encode_message(const PacketKeys& keys, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext);
 Bytes encode_message(const Token& token, std::uint32_t device_id, std::uint32_t stamp, ByteView plaintext);
 
 struct Message {
@@ -78,6 +95,7 @@ struct Message {
 };
 
 // Verifies the checksum (a mismatch is ErrorKind::authentication: "wrong token?"), then decrypts.
+Result<Message> decode_message(const PacketKeys& keys, ByteView datagram);
 Result<Message> decode_message(const Token& token, ByteView datagram);
 
 }  // namespace cloudless::miio

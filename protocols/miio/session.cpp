@@ -44,7 +44,7 @@ std::shared_ptr<Session> Session::create(asio::io_context& io, SessionOptions op
 }
 
 Session::Session(asio::io_context& io, SessionOptions options)
-    : io_(io), options_(std::move(options)), socket_(io), resolver_(io), deadline_(io) {
+    : io_(io), options_(std::move(options)), keys_(options_.token), socket_(io), resolver_(io), deadline_(io) {
   if (options_.last_id && *options_.last_id >= 1 && *options_.last_id <= kMaxMessageId) {
     id_ = *options_.last_id;
     return;
@@ -187,7 +187,7 @@ void Session::send_request(std::int64_t id_step) {
   const std::string text = encode_request(current_id_, in_flight_->method, in_flight_->params);
   ++counters_.requests;
   arm_deadline(options_.timeout);
-  send(encode_message(options_.token, *device_id_, outgoing_stamp(), as_bytes(text)));
+  send(encode_message(keys_, *device_id_, outgoing_stamp(), as_bytes(text)));
 }
 
 void Session::send(Bytes datagram) {
@@ -249,7 +249,7 @@ void Session::handle_hello(ByteView datagram) {
 }
 
 void Session::handle_message(ByteView datagram) {
-  auto message = decode_message(options_.token, datagram);
+  auto message = decode_message(keys_, datagram);
   if (!message) {
     if (message.error().kind == ErrorKind::authentication) {
       ++counters_.bad_checksum;

@@ -145,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   boost::asio::io_context& io_;
   SessionOptions options_;
+  PacketKeys keys_;  // from options_.token, derived once
   boost::asio::ip::udp::socket socket_;
   boost::asio::ip::udp::resolver resolver_;
   boost::asio::steady_timer deadline_;
