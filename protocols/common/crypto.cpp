@@ -102,25 +102,6 @@ Md5Digest md5_parts(std::initializer_list<ByteView> parts) {
   return digest;
 }
 
-// An AES key schedule for one call, wiped when the call ends. Bits: 128 or 256.
-class AesKey {
- public:
-  AesKey(ByteView key, bool encrypt) {
-    const int bits = static_cast<int>(key.size() * 8);
-    ok_ = (bits == 128 || bits == 256) &&
-          (encrypt ? AES_set_encrypt_key(key.data(), bits, &schedule_) : AES_set_decrypt_key(key.data(), bits, &schedule_)) == 0;
-  }
-  ~AesKey() { OPENSSL_cleanse(&schedule_, sizeof schedule_); }
-  AesKey(const AesKey&) = delete;
-  AesKey& operator=(const AesKey&) = delete;
-  bool ok() const { return ok_; }
-  const AES_KEY* get() const { return &schedule_; }
-
- private:
-  AES_KEY schedule_{};
-  bool ok_ = false;
-};
-
 // PKCS#7: 1..16 bytes, each holding the pad length; a full block when the input is aligned.
 Bytes pkcs7_padded(ByteView input) {
   const std::size_t pad = kAesBlock - input.size() % kAesBlock;
@@ -141,69 +122,87 @@ bool pkcs7_unpad(Bytes& data) {
   return true;
 }
 
-// CBC over whole blocks (no padding here), key size 16 or 32.
-std::optional<Bytes> aes_cbc_blocks(bool encrypt, ByteView key, ByteView iv, ByteView input) {
-  if (iv.size() != kAesBlock || input.size() % kAesBlock != 0) return std::nullopt;
-  const AesKey schedule(key, encrypt);
-  if (!schedule.ok()) return std::nullopt;
-  Bytes out(input.size());
-  if (input.empty()) return out;
-  std::array<std::uint8_t, kAesBlock> chain{};  // AES_cbc_encrypt updates the IV as it goes
+// CBC over whole blocks in place; AES_cbc_encrypt updates the IV as it goes, so it gets a copy.
+bool cbc_in_place(const AES_KEY& schedule, bool encrypt, ByteView iv, Bytes& data) {
+  if (iv.size() != kAesBlock || data.size() % kAesBlock != 0) return false;
+  if (data.empty()) return true;
+  std::array<std::uint8_t, kAesBlock> chain{};
   std::copy(iv.begin(), iv.end(), chain.begin());
-  AES_cbc_encrypt(input.data(), out.data(), input.size(), schedule.get(), chain.data(),
-                  encrypt ? AES_ENCRYPT : AES_DECRYPT);
-  return out;
+  AES_cbc_encrypt(data.data(), data.data(), data.size(), &schedule, chain.data(), encrypt ? AES_ENCRYPT : AES_DECRYPT);
+  return true;
 }
 
-std::optional<Bytes> aes_ecb_blocks(bool encrypt, ByteView key, ByteView input) {
-  if (input.size() % kAesBlock != 0) return std::nullopt;
-  const AesKey schedule(key, encrypt);
-  if (!schedule.ok()) return std::nullopt;
-  Bytes out(input.size());
-  for (std::size_t at = 0; at < input.size(); at += kAesBlock) {
-    AES_ecb_encrypt(input.data() + at, out.data() + at, schedule.get(), encrypt ? AES_ENCRYPT : AES_DECRYPT);
+bool ecb_in_place(const AES_KEY& schedule, bool encrypt, Bytes& data) {
+  if (data.size() % kAesBlock != 0) return false;
+  for (std::size_t at = 0; at < data.size(); at += kAesBlock) {
+    AES_ecb_encrypt(data.data() + at, data.data() + at, &schedule, encrypt ? AES_ENCRYPT : AES_DECRYPT);
   }
-  return out;
-}
-
-// CBC with already expanded schedules: PKCS#7 added (encrypt) or checked and removed (decrypt).
-std::optional<Bytes> cbc_padded(const AES_KEY& schedule, bool encrypt, ByteView iv, ByteView input) {
-  if (iv.size() != kAesBlock) return std::nullopt;
-  if (!encrypt && (input.empty() || input.size() % kAesBlock != 0)) return std::nullopt;
-  Bytes out = encrypt ? pkcs7_padded(input) : Bytes(input.begin(), input.end());
-  std::array<std::uint8_t, kAesBlock> chain{};  // AES_cbc_encrypt updates the IV as it goes
-  std::copy(iv.begin(), iv.end(), chain.begin());
-  AES_cbc_encrypt(out.data(), out.data(), out.size(), &schedule, chain.data(), encrypt ? AES_ENCRYPT : AES_DECRYPT);
-  if (!encrypt && !pkcs7_unpad(out)) return std::nullopt;
-  return out;
+  return true;
 }
 
 }  // namespace
 
-struct Aes128Key::Schedules {
+struct AesKey::Schedules {
   AES_KEY encrypt{};
   AES_KEY decrypt{};
   ~Schedules() { OPENSSL_cleanse(this, sizeof *this); }
 };
 
-Aes128Key::Aes128Key(const std::array<std::uint8_t, 16>& key) : schedules_(std::make_unique<Schedules>()) {
-  // Only a null pointer or a bad bit count make these fail; 128 bits from an array is neither.
-  AES_set_encrypt_key(key.data(), 128, &schedules_->encrypt);
-  AES_set_decrypt_key(key.data(), 128, &schedules_->decrypt);
+AesKey::AesKey(ByteView key) {
+  if (key.size() != kAes128KeySize && key.size() != kAes256KeySize) return;  // invalid: every call fails
+  auto schedules = std::make_unique<Schedules>();
+  const int bits = static_cast<int>(key.size() * 8);
+  if (AES_set_encrypt_key(key.data(), bits, &schedules->encrypt) != 0 ||
+      AES_set_decrypt_key(key.data(), bits, &schedules->decrypt) != 0) {
+    return;
+  }
+  schedules_ = std::move(schedules);
 }
 
-Aes128Key::~Aes128Key() = default;
-Aes128Key::Aes128Key(Aes128Key&&) noexcept = default;
-Aes128Key& Aes128Key::operator=(Aes128Key&&) noexcept = default;
+AesKey::~AesKey() = default;
+AesKey::AesKey(AesKey&&) noexcept = default;
+AesKey& AesKey::operator=(AesKey&&) noexcept = default;
 
-std::optional<Bytes> Aes128Key::cbc_encrypt(ByteView iv, ByteView plaintext) const {
-  if (!schedules_) return std::nullopt;  // moved from
-  return cbc_padded(schedules_->encrypt, true, iv, plaintext);
-}
-
-std::optional<Bytes> Aes128Key::cbc_decrypt(ByteView iv, ByteView ciphertext) const {
+std::optional<Bytes> AesKey::cbc_encrypt(ByteView iv, ByteView plaintext) const {
   if (!schedules_) return std::nullopt;
-  return cbc_padded(schedules_->decrypt, false, iv, ciphertext);
+  Bytes out = pkcs7_padded(plaintext);
+  if (!cbc_in_place(schedules_->encrypt, true, iv, out)) return std::nullopt;
+  return out;
+}
+
+std::optional<Bytes> AesKey::cbc_decrypt(ByteView iv, ByteView ciphertext) const {
+  if (!schedules_ || ciphertext.empty()) return std::nullopt;
+  Bytes out(ciphertext.begin(), ciphertext.end());
+  if (!cbc_in_place(schedules_->decrypt, false, iv, out) || !pkcs7_unpad(out)) return std::nullopt;
+  return out;
+}
+
+std::optional<Bytes> AesKey::cbc_encrypt_no_padding(ByteView iv, ByteView plaintext) const {
+  if (!schedules_) return std::nullopt;
+  Bytes out(plaintext.begin(), plaintext.end());
+  if (!cbc_in_place(schedules_->encrypt, true, iv, out)) return std::nullopt;
+  return out;
+}
+
+std::optional<Bytes> AesKey::cbc_decrypt_no_padding(ByteView iv, ByteView ciphertext) const {
+  if (!schedules_) return std::nullopt;
+  Bytes out(ciphertext.begin(), ciphertext.end());
+  if (!cbc_in_place(schedules_->decrypt, false, iv, out)) return std::nullopt;
+  return out;
+}
+
+std::optional<Bytes> AesKey::ecb_encrypt(ByteView plaintext) const {
+  if (!schedules_) return std::nullopt;
+  Bytes out = pkcs7_padded(plaintext);
+  if (!ecb_in_place(schedules_->encrypt, true, out)) return std::nullopt;
+  return out;
+}
+
+std::optional<Bytes> AesKey::ecb_decrypt(ByteView ciphertext) const {
+  if (!schedules_ || ciphertext.empty()) return std::nullopt;
+  Bytes out(ciphertext.begin(), ciphertext.end());
+  if (!ecb_in_place(schedules_->decrypt, false, out) || !pkcs7_unpad(out)) return std::nullopt;
+  return out;
 }
 
 Md5Digest md5(ByteView data) {
@@ -228,40 +227,35 @@ Sha256Digest sha256(ByteView first, ByteView second) {
   return digest;
 }
 
+// The one-off functions expand the key for the call (AesKey), for callers with no session to keep it.
 std::optional<Bytes> aes128_ecb_encrypt(ByteView key, ByteView plaintext) {
   if (key.size() != kAes128KeySize) return std::nullopt;
-  return aes_ecb_blocks(true, key, pkcs7_padded(plaintext));
+  return AesKey(key).ecb_encrypt(plaintext);
 }
 
 std::optional<Bytes> aes128_ecb_decrypt(ByteView key, ByteView ciphertext) {
-  if (key.size() != kAes128KeySize || ciphertext.empty()) return std::nullopt;
-  std::optional<Bytes> out = aes_ecb_blocks(false, key, ciphertext);
-  if (!out || !pkcs7_unpad(*out)) return std::nullopt;
-  return out;
+  if (key.size() != kAes128KeySize) return std::nullopt;
+  return AesKey(key).ecb_decrypt(ciphertext);
 }
 
 std::optional<Bytes> aes256_cbc_encrypt_no_padding(ByteView key, ByteView iv, ByteView plaintext) {
   if (key.size() != kAes256KeySize) return std::nullopt;
-  return aes_cbc_blocks(true, key, iv, plaintext);
+  return AesKey(key).cbc_encrypt_no_padding(iv, plaintext);
 }
 
 std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, ByteView ciphertext) {
   if (key.size() != kAes256KeySize) return std::nullopt;
-  return aes_cbc_blocks(false, key, iv, ciphertext);
+  return AesKey(key).cbc_decrypt_no_padding(iv, ciphertext);
 }
 
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext) {
   if (key.size() != kAes128KeySize) return std::nullopt;
-  const AesKey schedule(key, true);
-  if (!schedule.ok()) return std::nullopt;
-  return cbc_padded(*schedule.get(), true, iv, plaintext);
+  return AesKey(key).cbc_encrypt(iv, plaintext);
 }
 
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext) {
   if (key.size() != kAes128KeySize) return std::nullopt;
-  const AesKey schedule(key, false);
-  if (!schedule.ok()) return std::nullopt;
-  return cbc_padded(*schedule.get(), false, iv, ciphertext);
+  return AesKey(key).cbc_decrypt(iv, ciphertext);
 }
 
 std::optional<Bytes> aes128_ccm_encrypt(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,
@@ -341,16 +335,18 @@ std::optional<Bytes> aes128_ccm_decrypt(ByteView key, ByteView nonce, ByteView a
 
 std::optional<Bytes> aes128_ctr(ByteView key, ByteView iv, ByteView data) {
   if (key.size() != kAes128KeySize || iv.size() != kAesBlock) return std::nullopt;
-  const AesKey schedule(key, true);
-  if (!schedule.ok()) return std::nullopt;
+  AES_KEY schedule{};
+  if (AES_set_encrypt_key(key.data(), 128, &schedule) != 0) return std::nullopt;
   Bytes out(data.size());
-  if (data.empty()) return out;
   std::array<std::uint8_t, kAesBlock> counter{};
   std::array<std::uint8_t, kAesBlock> keystream{};
   std::copy(iv.begin(), iv.end(), counter.begin());
   unsigned int used = 0;
-  CRYPTO_ctr128_encrypt(data.data(), out.data(), data.size(), schedule.get(), counter.data(), keystream.data(),
-                        &used, reinterpret_cast<block128_f>(AES_encrypt));
+  if (!data.empty()) {
+    CRYPTO_ctr128_encrypt(data.data(), out.data(), data.size(), &schedule, counter.data(), keystream.data(), &used,
+                          reinterpret_cast<block128_f>(AES_encrypt));
+  }
+  OPENSSL_cleanse(&schedule, sizeof schedule);
   OPENSSL_cleanse(keystream.data(), keystream.size());
   return out;
 }

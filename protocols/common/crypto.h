@@ -38,25 +38,29 @@ std::optional<Bytes> aes256_cbc_decrypt_no_padding(ByteView key, ByteView iv, By
 std::optional<Bytes> aes128_cbc_encrypt(ByteView key, ByteView iv, ByteView plaintext);
 std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciphertext);
 
-// An AES-128 key whose schedules (encrypt and decrypt) are expanded once, for a key that serves
-// many packets: a miIO session encrypts and decrypts every packet with its token's key, and
-// expanding it each time cost as much as the cipher itself (docs/build.md §9). Wiped when destroyed.
-class Aes128Key {
+// An AES key (16 or 32 bytes) with both schedules expanded once, for a key that serves many
+// packets: a miIO token's, a Midea V3 session's TCP key. Expanding it per packet cost as much as the
+// cipher itself (docs/build.md §9). Wiped when destroyed. A key of another size makes every call
+// return nullopt. The modes are the free functions' below, without the per-call key expansion.
+class AesKey {
  public:
-  explicit Aes128Key(const std::array<std::uint8_t, 16>& key);
-  ~Aes128Key();
-  Aes128Key(Aes128Key&&) noexcept;
-  Aes128Key& operator=(Aes128Key&&) noexcept;
-  Aes128Key(const Aes128Key&) = delete;
-  Aes128Key& operator=(const Aes128Key&) = delete;
+  explicit AesKey(ByteView key);
+  ~AesKey();
+  AesKey(AesKey&&) noexcept;
+  AesKey& operator=(AesKey&&) noexcept;
+  AesKey(const AesKey&) = delete;
+  AesKey& operator=(const AesKey&) = delete;
 
-  // AES-128-CBC with PKCS#7 padding, as aes128_cbc_encrypt/aes128_cbc_decrypt below.
-  std::optional<Bytes> cbc_encrypt(ByteView iv, ByteView plaintext) const;
-  std::optional<Bytes> cbc_decrypt(ByteView iv, ByteView ciphertext) const;
+  std::optional<Bytes> cbc_encrypt(ByteView iv, ByteView plaintext) const;   // PKCS#7
+  std::optional<Bytes> cbc_decrypt(ByteView iv, ByteView ciphertext) const;  // PKCS#7
+  std::optional<Bytes> cbc_encrypt_no_padding(ByteView iv, ByteView plaintext) const;
+  std::optional<Bytes> cbc_decrypt_no_padding(ByteView iv, ByteView ciphertext) const;
+  std::optional<Bytes> ecb_encrypt(ByteView plaintext) const;   // PKCS#7
+  std::optional<Bytes> ecb_decrypt(ByteView ciphertext) const;  // PKCS#7
 
  private:
   struct Schedules;
-  std::unique_ptr<Schedules> schedules_;
+  std::unique_ptr<Schedules> schedules_;  // null: invalid key (or moved from)
 };
 
 // AES-128-CCM (NIST SP 800-38C; MiBeacon v4/v5 with a 4-byte tag and a 12-byte nonce, and the

@@ -55,7 +55,8 @@ std::optional<std::array<std::uint8_t, N>> parse_fixed_hex(std::string_view hex)
   return out;
 }
 
-Bytes encode_encrypted(V3Type type, const V3TcpKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill) {
+Bytes encode_encrypted(V3Type type, const crypto::AesKey& key, std::uint16_t counter, ByteView data,
+                       ByteView pad_fill) {
   if (data.size() > kV3MaxData) return {};
   const auto pad = static_cast<std::uint8_t>((kBlockSize - (data.size() + 2) % kBlockSize) % kBlockSize);
 
@@ -68,7 +69,7 @@ Bytes encode_encrypted(V3Type type, const V3TcpKey& key, std::uint16_t counter, 
   Bytes out;
   out.reserve(kV3HeaderSize + plaintext.size() + kV3SignSize);
   append_header(out, data.size() + pad + kV3SignSize, pad, type);
-  const std::optional<Bytes> ciphertext = crypto::aes256_cbc_encrypt_no_padding(key, kZeroIv, plaintext);
+  const std::optional<Bytes> ciphertext = key.cbc_encrypt_no_padding(kZeroIv, plaintext);
   if (!ciphertext) return {};
   const crypto::Sha256Digest sign = crypto::sha256(ByteView(out).first(kV3HeaderSize), plaintext);
   out.insert(out.end(), ciphertext->begin(), ciphertext->end());
@@ -210,14 +211,22 @@ bool is_v3_error(ByteView packet) {
 }
 
 Bytes encode_v3_request(const V3TcpKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill) {
-  return encode_encrypted(V3Type::encrypted_request, key, counter, data, pad_fill);
+  return encode_encrypted(V3Type::encrypted_request, crypto::AesKey(key), counter, data, pad_fill);
+}
+
+Bytes encode_v3_request(const V3SessionKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill) {
+  return encode_encrypted(V3Type::encrypted_request, key.aes(), counter, data, pad_fill);
 }
 
 Bytes encode_v3_response(const V3TcpKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill) {
-  return encode_encrypted(V3Type::encrypted_response, key, counter, data, pad_fill);
+  return encode_encrypted(V3Type::encrypted_response, crypto::AesKey(key), counter, data, pad_fill);
 }
 
 Result<V3Message> decode_v3_message(const V3TcpKey& key, ByteView packet) {
+  return decode_v3_message(V3SessionKey(key), packet);
+}
+
+Result<V3Message> decode_v3_message(const V3SessionKey& key, ByteView packet) {
   if (is_v3_error(packet)) return error_reply_error();
   Result<V3Header> header = parse_v3_header(packet);
   if (!header) return header.error();
@@ -237,7 +246,7 @@ Result<V3Message> decode_v3_message(const V3TcpKey& key, ByteView packet) {
                        kSizeOffset);
   }
   const std::optional<Bytes> plaintext =
-      crypto::aes256_cbc_decrypt_no_padding(key, kZeroIv, packet.subspan(kV3HeaderSize, ciphertext_size));
+      key.aes().cbc_decrypt_no_padding(kZeroIv, packet.subspan(kV3HeaderSize, ciphertext_size));
   if (!plaintext) return parse_error("AES-256-CBC failed on the V3 ciphertext", kV3HeaderSize);
 
   const std::size_t sign_offset = kV3HeaderSize + ciphertext_size;

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "protocols/common/bytes.h"
+#include "protocols/common/crypto.h"
 #include "protocols/common/result.h"
 
 namespace cloudless::midea {
@@ -116,10 +117,23 @@ struct V3Message {
 Bytes encode_v3_request(const V3TcpKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill = {});
 Bytes encode_v3_response(const V3TcpKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill = {});
 
+// A session's TCP key with its AES-256 schedules expanded once: every packet of the session is
+// encrypted or decrypted with it (docs/build.md §9). The V3TcpKey overloads expand it per call.
+class V3SessionKey {
+ public:
+  explicit V3SessionKey(const V3TcpKey& key) : aes_(key) {}
+  const crypto::AesKey& aes() const { return aes_; }
+
+ private:
+  crypto::AesKey aes_;
+};
+Bytes encode_v3_request(const V3SessionKey& key, std::uint16_t counter, ByteView data, ByteView pad_fill = {});
+
 // Decodes a type 3 or 6 packet. The ERROR packet → ErrorKind::authentication ("re-authenticate");
 // a SHA-256 mismatch under `key` → ErrorKind::authentication; everything structural (other types,
 // ciphertext not whole blocks, a pad larger than the plaintext allows) → malformed.
 // encode(decode(x)) == x for every accepted x (type, counter, data and pad fill are all kept).
 Result<V3Message> decode_v3_message(const V3TcpKey& key, ByteView packet);
+Result<V3Message> decode_v3_message(const V3SessionKey& key, ByteView packet);
 
 }  // namespace cloudless::midea

@@ -312,7 +312,7 @@ void LanSession::on_connected(std::uint64_t generation, const error_code& error)
 }
 
 void LanSession::on_authenticated(const V3TcpKey& tcp_key) {
-  tcp_key_ = tcp_key;
+  tcp_key_.emplace(tcp_key);
   ++counters_.handshakes;
   become_ready();
 }

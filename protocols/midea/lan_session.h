@@ -192,7 +192,7 @@ class LanSession : public std::enable_shared_from_this<LanSession> {
   Phase phase_ = Phase::idle;
   std::uint64_t generation_ = 0;       // bumped on every close/connect: stale handlers return early
   std::uint64_t deadline_sequence_ = 0;  // bumped on every arm/cancel of deadline_
-  std::optional<V3TcpKey> tcp_key_;
+  std::optional<V3SessionKey> tcp_key_;  // expanded once per handshake
   std::uint16_t v3_counter_ = 0;
   std::uint32_t message_id_ = 0;
   std::minstd_rand pad_random_{std::random_device{}()};  // V3 pad bytes (unchecked, encrypted)

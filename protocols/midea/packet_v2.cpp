@@ -11,6 +11,12 @@ namespace cloudless::midea {
 
 namespace {
 
+// The V2 key is a published constant: its schedules are expanded once for the process.
+const crypto::AesKey& v2_aes() {
+  static const crypto::AesKey key(kV2AesKey);
+  return key;
+}
+
 constexpr std::size_t kLengthOffset = 4;
 constexpr std::size_t kBlockSize = 16;
 
@@ -40,7 +46,7 @@ Bytes encode_v2_packet(const V2Header& header, ByteView payload) {
   if (payload.size() > kV2MaxPayload) return {};
   Bytes ciphertext;
   if (!payload.empty()) {
-    std::optional<Bytes> encrypted = crypto::aes128_ecb_encrypt(kV2AesKey, payload);
+    std::optional<Bytes> encrypted = v2_aes().ecb_encrypt(payload);
     if (!encrypted) return {};
     ciphertext = std::move(*encrypted);
   }
@@ -116,7 +122,7 @@ Result<V2Packet> decode_v2_packet(ByteView packet) {
   if (ciphertext_size == 0) return result;  // heartbeat: header + sign only
 
   std::optional<Bytes> payload =
-      crypto::aes128_ecb_decrypt(kV2AesKey, packet.subspan(kV2HeaderSize, ciphertext_size));
+      v2_aes().ecb_decrypt(packet.subspan(kV2HeaderSize, ciphertext_size));
   if (!payload) {
     // The sign matched, so the sender knows the public key; the last plaintext byte is the pad.
     return parse_error("bad PKCS#7 padding in V2 payload", sign_offset - 1);

@@ -70,12 +70,12 @@ class PacketKeys {
   explicit PacketKeys(const Token& token);
   const Token& token() const { return token_; }
   const KeyIv& key_iv() const { return key_iv_; }
-  const crypto::Aes128Key& aes() const { return aes_; }
+  const crypto::AesKey& aes() const { return aes_; }
 
  private:
   Token token_;
   KeyIv key_iv_;
-  crypto::Aes128Key aes_;
+  crypto::AesKey aes_;
 };
 
 // The 16-bit length field caps a datagram at 65535 bytes: 32 header + at most 65488 bytes of
