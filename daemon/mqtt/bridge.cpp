@@ -37,6 +37,10 @@ constexpr auto kRepublishMinInterval = std::chrono::seconds(5);
 // polled devices on a shared grid answer within a few milliseconds of each other, so one wake-up
 // serves them all (docs/build.md §9). Order is kept; nothing is merged or dropped.
 constexpr auto kStateBatchWindow = std::chrono::milliseconds(20);
+// bridge/devices lists every device, and each availability or description change asked for it
+// again: N devices coming online at start-up cost N lists of N entries. Changes within this window
+// share one publish.
+constexpr auto kDevicesBatchWindow = std::chrono::milliseconds(100);
 
 // State keys that would collide with our own per-device topics in attribute output.
 bool reserved_attribute(const std::string& key) { return key == "availability" || key == "set" || key == "get"; }
@@ -63,6 +67,7 @@ struct Bridge::Impl {
         coalesce_timer(io_context),
         cleanup_timer(io_context),
         state_batch_timer(io_context),
+        devices_timer(io_context),
         random(std::random_device{}()) {}
 
   // ---- connection ---------------------------------------------------------------------------------
@@ -89,8 +94,10 @@ struct Bridge::Impl {
 
   void stop(std::function<void()> done) {
     flush_states();  // before the connection says goodbye
+    if (std::exchange(devices_pending, false)) publish_devices();
     stopping = true;
     state_batch_timer.cancel();
+    devices_timer.cancel();
     republish_timer.cancel();
     coalesce_timer.cancel();
     cleanup_timer.cancel();
@@ -116,6 +123,8 @@ struct Bridge::Impl {
     if (topics.discovery_enabled()) start_stale_cleanup();
     publish(topics.bridge_state(), "online", true);
     publish(topics.bridge_info(), dump_json(info), true);
+    devices_pending = false;  // this publish serves a pending one
+    devices_timer.cancel();
     publish_devices();
     publish_all_discovery();
     schedule_state_republish();
@@ -165,6 +174,17 @@ struct Bridge::Impl {
   }
 
   void publish_devices() { publish(topics.bridge_devices(), dump_json(devices_array()), true); }
+
+  // bridge/devices within kDevicesBatchWindow: one publish serves every change before it.
+  void schedule_devices_publish() {
+    if (devices_pending || stopping) return;
+    devices_pending = true;
+    devices_timer.expires_after(kDevicesBatchWindow);
+    devices_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || !std::exchange(devices_pending, false)) return;
+      publish_devices();
+    });
+  }
 
   void publish_availability(const model::Device& device) {
     publish(topics.device_availability(device.id()), device.online() ? "online" : "offline", true);
@@ -439,7 +459,7 @@ struct Bridge::Impl {
     }
     devices[device.id()] = &device;
     update_discovery(device);
-    publish_devices();
+    schedule_devices_publish();
     publish_availability(device);
     if (device.last_seen()) publish_state(device);
   }
@@ -451,7 +471,7 @@ struct Bridge::Impl {
       if (topics.discovery_enabled()) publish(topics.discovery_config(id), "", true);
       publish(topics.device_availability(id), "", true);
     }
-    if (known) publish_devices();
+    if (known) schedule_devices_publish();
   }
 
   boost::asio::io_context& io;
@@ -474,6 +494,8 @@ struct Bridge::Impl {
   std::optional<std::chrono::steady_clock::time_point> last_republish;
   boost::asio::steady_timer cleanup_timer;
   boost::asio::steady_timer state_batch_timer;  // kStateBatchWindow after the first queued state
+  boost::asio::steady_timer devices_timer;      // a bridge/devices publish waiting for kDevicesBatchWindow
+  bool devices_pending = false;
   std::vector<PendingState> batched_states;
   std::minstd_rand random;
 };
@@ -512,13 +534,13 @@ void Bridge::on_state(model::Device& device) {
 void Bridge::on_availability(model::Device& device) {
   if (impl_->stopping || !impl_->registered(device)) return;
   impl_->publish_availability(device);
-  impl_->publish_devices();
+  impl_->schedule_devices_publish();
 }
 
 void Bridge::on_description_changed(model::Device& device) {
   if (impl_->stopping || !impl_->registered(device)) return;
   impl_->update_discovery(device);
-  impl_->publish_devices();
+  impl_->schedule_devices_publish();
 }
 
 }  // namespace cloudless
