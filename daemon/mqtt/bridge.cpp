@@ -48,14 +48,11 @@ bool reserved_attribute(const std::string& key) { return key == "availability" |
 }  // namespace
 
 struct Bridge::Impl {
-  struct CachedDiscovery {
+  struct TopicPayload {
     std::string topic;
     std::string payload;
   };
-  struct PendingState {
-    std::string topic;
-    std::string payload;
-  };
+  using CachedDiscovery = TopicPayload;
 
   Impl(boost::asio::io_context& io_context, config::MqttConfig config, json bridge_info)
       : io(io_context),
@@ -214,7 +211,7 @@ struct Bridge::Impl {
   }
 
   void flush_states() {
-    for (const PendingState& message : batched_states) publish(message.topic, message.payload, false, mqtt.state_qos);
+    for (const TopicPayload& message : batched_states) publish(message.topic, message.payload, false, mqtt.state_qos);
     batched_states.clear();
   }
 
@@ -260,6 +257,7 @@ struct Bridge::Impl {
         ++with_state;
       }
     }
+    flush_states();  // already one batch: no window to wait for
     // Tests wait for this line: after it, every state on the broker is a new one.
     spdlog::debug("mqtt: republished availability of {} device(s), state of {}", devices.size(), with_state);
   }
@@ -496,7 +494,7 @@ struct Bridge::Impl {
   boost::asio::steady_timer state_batch_timer;  // kStateBatchWindow after the first queued state
   boost::asio::steady_timer devices_timer;      // a bridge/devices publish waiting for kDevicesBatchWindow
   bool devices_pending = false;
-  std::vector<PendingState> batched_states;
+  std::vector<TopicPayload> batched_states;
   std::minstd_rand random;
 };
 
