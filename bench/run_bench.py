@@ -9,6 +9,9 @@
 3. Then, against the same simulated plugs, python3-miio sending the very requests the daemon's polls
    sent (bench/miio_python_poller.py) for S seconds: its CPU per answered poll, and the ratio to ours
    (our CPU per state message: each answered poll publishes one).
+4. The floor (bench_poll_floor): the daemon's sockets, Asio loop and Paho publishes with our code taken
+   out (no crypto, no JSON), through the same broker: what a poll costs when our work costs nothing,
+   and so the most any change to our code could gain against python-miio.
 
 Usage: bench/run_bench.py [--build build] [--plugs 50] [--seconds 60]
 Midea air conditioners (/set and state latency, memory with 20 units): bench/midea_bench.py.
@@ -151,7 +154,14 @@ def daemon(build, plugs, seconds, show_mappings=False):
         ratio = None
         if ours["cpu_us_per_answered_poll"] and theirs.get("cpu_us_per_answered_poll"):
             ratio = round(theirs["cpu_us_per_answered_poll"] / ours["cpu_us_per_answered_poll"], 1)
-        return {"cloudless": ours, "python_miio": theirs, "python_miio_cpu_per_poll_over_ours": ratio}
+        floor = json.loads(subprocess.check_output(
+            [str(build / "bench" / "bench_poll_floor"), "tcp://%s:%d" % (broker.host, broker.port), str(plugs),
+             str(int(seconds))], timeout=seconds + 60))
+        ceiling = None
+        if floor.get("cpu_us_per_answered_poll") and theirs.get("cpu_us_per_answered_poll"):
+            ceiling = round(theirs["cpu_us_per_answered_poll"] / floor["cpu_us_per_answered_poll"], 1)
+        return {"cloudless": ours, "python_miio": theirs, "python_miio_cpu_per_poll_over_ours": ratio,
+                "floor": floor, "python_miio_cpu_per_poll_over_floor": ceiling}
     finally:
         if counter:
             counter.disconnect()

@@ -143,8 +143,9 @@ void MiioPlug::adopt_model(const std::string& model_name) {
 void MiioPlug::use_model(miio::PlugModel model) {
   model_ = std::move(model);
   // The same requests every poll: built once per model, not per poll (docs/build.md §9).
-  legacy_get_prop_params_ = miio::legacy_get_prop_params(model_);
-  miot_get_batches_ = miio::miot_get_batches(model_);
+  legacy_get_prop_params_ = miio::encode_params(miio::legacy_get_prop_params(model_));
+  miot_get_batches_.clear();
+  for (const auto& batch : miio::miot_get_batches(model_)) miot_get_batches_.push_back(miio::encode_params(batch));
 }
 
 model::DeviceInfo MiioPlug::info() const {
@@ -619,12 +620,13 @@ nlohmann::json MiioPlug::state_json() const {
 }
 
 void MiioPlug::remember(Write when) {
-  nlohmann::json saved = state_json();
-  if (saved == written_) return;
   const auto now = Clock::now();
   // The first energy of a run is written at once: until it is, none is published.
   const bool energy_unwritten = energy_.total_kwh() && !energy_written_;
+  // Not due: nothing would be written either way, so the JSON is not even built (every poll comes here).
   if (when == Write::if_due && !energy_unwritten && last_write_ && now - *last_write_ < kStateWriteInterval) return;
+  nlohmann::json saved = state_json();
+  if (saved == written_) return;
   state_file_.save(saved, /*urgent=*/true);
   last_write_ = now;
   written_ = std::move(saved);

@@ -127,8 +127,8 @@ class MiioPlug : public model::Device {
   bool poll_again_ = false;
 
   miio::PlugModel model_;  // set through use_model(), which keeps the two below in step
-  nlohmann::json legacy_get_prop_params_;            // the poll's get_prop parameters
-  std::vector<nlohmann::json> miot_get_batches_;      // the poll's get_properties calls
+  miio::EncodedParams legacy_get_prop_params_;        // the poll's get_prop parameters
+  std::vector<miio::EncodedParams> miot_get_batches_;  // the poll's get_properties calls
   bool model_known_ = false;
   // False for a model outside the table without a `miot:` mapping until it has answered
   // get_properties or get_prop with values: an error (-9999 comes and goes) decides nothing.

@@ -302,14 +302,22 @@ Result<Request> parse_request_unguarded(std::string_view text) {
 
 }  // namespace
 
-std::string encode_request(std::int64_t id, std::string_view method, const nlohmann::json& params) {
+EncodedParams encode_params(const nlohmann::json& params) {
+  return {params.is_null() ? std::string("[]") : dump_safe(params)};
+}
+
+std::string encode_request(std::int64_t id, std::string_view method, const EncodedParams& params) {
   // Written by hand so the member order is the conventional id, method, params.
   std::string out = "{\"id\":" + std::to_string(id) + ",\"method\":";
   out += dump_safe(json(std::string(method)));
   out += ",\"params\":";
-  out += params.is_null() ? std::string("[]") : dump_safe(params);
+  out += params.text;
   out += '}';
   return out;
+}
+
+std::string encode_request(std::int64_t id, std::string_view method, const nlohmann::json& params) {
+  return encode_request(id, method, encode_params(params));
 }
 
 Result<nlohmann::json> parse_payload(std::string_view text) {

@@ -57,7 +57,12 @@ Session::Session(asio::io_context& io, SessionOptions options)
 
 Session::~Session() = default;
 
-void Session::call(std::string method, nlohmann::json params, Callback done,
+void Session::call(std::string method, const nlohmann::json& params, Callback done,
+                   std::optional<Clock::time_point> expires_at) {
+  call(std::move(method), encode_params(params), std::move(done), expires_at);
+}
+
+void Session::call(std::string method, EncodedParams params, Callback done,
                    std::optional<Clock::time_point> expires_at) {
   if (stopped_) return;
   if (queue_.size() >= options_.max_queued) {

@@ -105,7 +105,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Queues a call; `done` runs on the io_context exactly once, unless stop() came first. A call
   // with `expires_at` is not sent, nor sent again after a timeout, once that time has passed
   // (CallFailure::expired): a command must not be carried out long after it was given.
-  void call(std::string method, nlohmann::json params, Callback done,
+  void call(std::string method, const nlohmann::json& params, Callback done,
+            std::optional<Clock::time_point> expires_at = std::nullopt);
+  // The same with parameters serialised beforehand (a poll's, built once per model).
+  void call(std::string method, EncodedParams params, Callback done,
             std::optional<Clock::time_point> expires_at = std::nullopt);
   // Cancels everything; no callback runs afterwards. Idempotent.
   void stop();
@@ -117,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   struct Pending {
     std::string method;
-    nlohmann::json params;
+    EncodedParams params;
     Callback done;
     std::optional<Clock::time_point> expires_at;
   };
