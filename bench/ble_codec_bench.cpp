@@ -9,7 +9,7 @@
 #include <string>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;

@@ -31,10 +31,10 @@
 #include "daemon/cli/commands.h"
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/bindkey_capture.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/bindkey_capture.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 namespace cloudless::cli {
 
@@ -96,12 +96,6 @@ nlohmann::json reading_json(const ble::Reading& reading) {
       return true;
   }
   return nullptr;
-}
-
-std::string hex16(unsigned value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%04X", value & 0xffffu);
-  return text;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -203,7 +197,7 @@ class ScanTable {
   static std::string product_text(const Advertiser& entry) {
     if (!entry.product_id) return "-";
     const ble::Product* product = ble::find_product(*entry.product_id);
-    return hex16(*entry.product_id) + " " + (product ? std::string(product->model) : std::string("unknown"));
+    return hex_literal(*entry.product_id, 4, HexCase::upper) + " " + (product ? std::string(product->model) : std::string("unknown"));
   }
 
   static std::string values_text(const Advertiser& entry) {
@@ -213,7 +207,7 @@ class ScanTable {
       text += part;
     };
     for (const auto& [quantity, reading] : entry.values) append(format_reading(reading));
-    for (const auto& [id, data] : entry.raw) append(hex16(id) + "=" + (data.empty() ? "-" : to_hex(data)));
+    for (const auto& [id, data] : entry.raw) append(hex_literal(id, 4, HexCase::upper) + "=" + (data.empty() ? "-" : to_hex(data)));
     if (!entry.problem.empty()) append("(" + entry.problem + ")");
     if (text.empty()) text = entry.encryption ? "-" : "(only presence beacons so far)";
     return text;
@@ -262,7 +256,7 @@ class ScanTable {
       for (const auto& [quantity, reading] : entry->values) values[std::string(ble::quantity_name(quantity))] = reading_json(reading);
       item["values"] = values;
       nlohmann::json raw = nlohmann::json::object();
-      for (const auto& [id, data] : entry->raw) raw[hex16(id)] = to_hex(data);
+      for (const auto& [id, data] : entry->raw) raw[hex_literal(id, 4, HexCase::upper)] = to_hex(data);
       item["raw_objects"] = raw;
       if (!entry->problem.empty()) item["problem"] = entry->problem;
       item["configured_as"] = entry->configured ? nlohmann::json(entry->configured->id) : nullptr;

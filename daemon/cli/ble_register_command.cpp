@@ -24,10 +24,10 @@
 #include "daemon/cli/commands.h"
 #include "daemon/devices/ble_key_store.h"
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/bluez_gatt_client.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/mi_auth_session.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/bluez/bluez_gatt_client.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_session.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 namespace cloudless::cli {
 

@@ -9,7 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "protocols/xiaomi_ble/bluez_scanner.h"
+#include "protocols/xiaomi_ble/bluez/bluez_scanner.h"
 
 namespace cloudless::cli {
 

@@ -1,4 +1,4 @@
-// `cloudless ble scan`, the BlueZ half: runs one AdvertScanner (protocols/xiaomi_ble/bluez_scanner.h)
+// `cloudless ble scan`, the BlueZ half: runs one AdvertScanner (protocols/xiaomi_ble/bluez/bluez_scanner.h)
 // on a private io_context for a fixed time and hands every advert that carries MiBeacon service data
 // (UUID 0xFE95) to a callback. The MiBeacon half (decoding, the table) is in ble_commands.cpp.
 //

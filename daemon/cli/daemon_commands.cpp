@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/app.h"
+#include "daemon/app/app.h"
 #include "daemon/cli/commands.h"
-#include "daemon/logging.h"
+#include "daemon/app/logging.h"
 
 namespace cloudless::cli {
 

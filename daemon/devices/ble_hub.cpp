@@ -8,8 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include "protocols/xiaomi_ble/bluez_gatt_client.h"
-#include "protocols/xiaomi_ble/bluez_scanner.h"
+#include "protocols/xiaomi_ble/bluez/bluez_gatt_client.h"
+#include "protocols/xiaomi_ble/bluez/bluez_scanner.h"
 
 namespace cloudless {
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 
 namespace cloudless {
 

@@ -10,11 +10,12 @@
 
 #include "daemon/devices/ble_key_store.h"
 #include "daemon/model/json_excerpt.h"
-#include "daemon/mqtt/topics.h"  // format_utc_iso8601
-#include "protocols/xiaomi_ble/bluez_gatt_client.h"
-#include "protocols/xiaomi_ble/kettle.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "daemon/model/switch_value.h"
+#include "daemon/model/timestamp.h"
+#include "protocols/xiaomi_ble/bluez/bluez_gatt_client.h"
+#include "protocols/xiaomi_ble/codec/kettle.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 namespace cloudless {
 
@@ -647,16 +648,13 @@ model::CommandError MiKettle::command(const json& changes) {
         return "keep_warm_time_limit takes hours from 0 to 12 in steps of 0.5, not " + model::json_excerpt(value, 60);
       limit = hours;
     } else if (key == "turn_off_after_boil") {
-      if (value.is_boolean()) {
-        boil_off = value.get<bool>();
-      } else if (value == "ON" || value == "on") {
-        boil_off = true;
-      } else if (value == "OFF" || value == "off") {
-        boil_off = false;
-      } else if (value == "TOGGLE" && known_.turn_off_after_boil) {
-        boil_off = !*known_.turn_off_after_boil;
-      } else {
-        return "turn_off_after_boil takes true, false, ON or OFF, not " + model::json_excerpt(value, 60);
+      // ON, OFF, TOGGLE in any case or a bool, as every switch (daemon/model/switch_value.h); TOGGLE
+      // only once the kettle has said what it is.
+      const auto said = model::parse_switch_value(value);
+      if (said) boil_off = model::resolve_switch(*said, known_.turn_off_after_boil);
+      if (!boil_off) {
+        return "turn_off_after_boil takes true, false, ON, OFF or TOGGLE (once the kettle has reported it), not " +
+               model::json_excerpt(value, 60);
       }
     } else {
       return "unknown attribute '" + key + "' (settable: " + settable_list() + ")";

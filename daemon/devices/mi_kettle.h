@@ -42,9 +42,9 @@
 #include "daemon/devices/device_context.h"
 #include "daemon/model/device.h"
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
-#include "protocols/xiaomi_ble/mi_auth_session.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_session.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 namespace cloudless {
 

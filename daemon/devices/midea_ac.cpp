@@ -10,6 +10,7 @@
 
 #include "daemon/devices/poll_grid.h"
 #include "daemon/model/json_excerpt.h"
+#include "daemon/model/switch_value.h"
 #include "protocols/midea/ac_commands.h"
 #include "protocols/midea/ac_frame.h"
 #include "protocols/midea/ac_group_data.h"
@@ -41,11 +42,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
-  return text;
-}
-
 std::string join(const std::vector<std::string_view>& names) {
   std::string out;
   for (const std::string_view name : names) {
@@ -59,15 +55,12 @@ std::vector<std::string> strings(const std::vector<std::string_view>& names) {
   return {names.begin(), names.end()};
 }
 
-// ON / OFF / TOGGLE (any case) or a JSON bool. nullopt: not one of them. TOGGLE inverts `current`.
+// ON / OFF / TOGGLE (any case) or a JSON bool (daemon/model/switch_value.h). nullopt: not one of
+// them. TOGGLE inverts `current`.
 std::optional<bool> read_switch(const json& value, bool current) {
-  if (value.is_boolean()) return value.get<bool>();
-  if (!value.is_string()) return std::nullopt;
-  const std::string text = upper(value.get<std::string>());
-  if (text == "ON") return true;
-  if (text == "OFF") return false;
-  if (text == "TOGGLE") return !current;
-  return std::nullopt;
+  const auto parsed = model::parse_switch_value(value);
+  if (!parsed) return std::nullopt;
+  return model::resolve_switch(*parsed, current);
 }
 
 // A name out of `valid` (any case). nullopt: not a string or not in the list.

@@ -27,7 +27,7 @@
 #include "daemon/devices/energy_counter.h"
 #include "daemon/devices/midea_ac_state_json.h"
 #include "daemon/model/device.h"
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 #include "protocols/midea/ac_capabilities.h"
 #include "protocols/midea/ac_state.h"
 #include "protocols/midea/lan_session.h"

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/devices/poll_grid.h"
+#include "daemon/model/switch_value.h"
 
 namespace cloudless {
 
@@ -19,11 +20,6 @@ using miio::Quantity;
 double rounded(double value, int digits) {
   const double factor = std::pow(10.0, digits);
   return std::round(value * factor) / factor;
-}
-
-std::string to_upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
-  return text;
 }
 
 // The state key of a switchable quantity, and back.
@@ -491,26 +487,20 @@ model::CommandError MiioPlug::command(const nlohmann::json& changes) {
       if (model_.has(Quantity::led)) settable += ", led";
       return "unknown attribute '" + key + "' (settable: " + settable + ")";
     }
-    std::optional<bool> on;
-    if (value.is_boolean()) on = value.get<bool>();
-    if (value.is_string()) {
-      const std::string text = to_upper(value.get<std::string>());
-      if (text == "ON") on = true;
-      if (text == "OFF") on = false;
-      if (text == "TOGGLE") {
-        // From what it is about to become, when a command for it is already on its way.
-        if (auto pending = pending_switches_.find(key); pending != pending_switches_.end()) {
-          on = !pending->second.on;
-        } else if (switch_in_flight_ && switch_in_flight_->first == key) {
-          on = !switch_in_flight_->second;
-        } else {
-          const auto current = state().find(key);
-          on = !(current != state().end() && current->is_string() && *current == "ON");
-        }
-      }
+    const auto value_said = model::parse_switch_value(value);
+    if (!value_said) return "attribute '" + key + "' takes ON, OFF or TOGGLE";
+    // TOGGLE from what it is about to become, when a command for it is already on its way; a state
+    // not known yet counts as OFF.
+    bool current = false;
+    if (auto pending = pending_switches_.find(key); pending != pending_switches_.end()) {
+      current = pending->second.on;
+    } else if (switch_in_flight_ && switch_in_flight_->first == key) {
+      current = switch_in_flight_->second;
+    } else {
+      const auto known = state().find(key);
+      current = known != state().end() && known->is_string() && *known == "ON";
     }
-    if (!on) return "attribute '" + key + "' takes ON, OFF or TOGGLE";
-    switches.emplace_back(key, *on);
+    switches.emplace_back(key, *model::resolve_switch(*value_said, current));
   }
   // The newest command per attribute wins: a burst of /set never becomes a burst of device calls,
   // and polls never wait behind more than the one switch call in flight.

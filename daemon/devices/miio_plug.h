@@ -15,7 +15,7 @@
 #include "daemon/devices/device_context.h"
 #include "daemon/devices/energy_counter.h"
 #include "daemon/model/device.h"
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 #include "protocols/miio/plug_models.h"
 #include "protocols/miio/session.h"
 

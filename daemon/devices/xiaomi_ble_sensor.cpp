@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 namespace cloudless {
 
@@ -192,13 +192,6 @@ std::optional<Quantity> quantity_by_name(std::string_view name) {
     if (ble::quantity_name(quantity) == name) return quantity;
   }
   return std::nullopt;
-}
-
-std::string hex16(std::uint16_t value) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kDigits[(value >> shift) & 0x0f]);
-  return out;
 }
 
 std::string lower_hex_mac(const std::string& mac) {
@@ -433,7 +426,7 @@ void XiaomiBleSensor::on_advert(const BleAdvert& advert) {
   const ble::DecodedAdvert& result = *decoded;
   if (!result.product) {
     report(Problem::unknown_product, now,
-           "product_id: " + hex16(result.beacon.product_id) + ", frame " + to_hex(frame));
+           "product_id: " + hex_literal(result.beacon.product_id, 4) + ", frame " + to_hex(frame));
     return;
   }
   if (!result.beacon.has_objects()) {

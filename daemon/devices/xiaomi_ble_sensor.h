@@ -44,11 +44,11 @@
 #include "daemon/devices/ble_hub.h"
 #include "daemon/devices/device_context.h"
 #include "daemon/model/device.h"
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/frame_counter_filter.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/frame_counter_filter.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 namespace cloudless {
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/model/json_excerpt.h"
+#include "daemon/model/timestamp.h"
 #include "daemon/mqtt/discovery.h"
 #include "daemon/mqtt/mqtt_connection.h"
 #include "daemon/mqtt/topics.h"

@@ -1,6 +1,5 @@
 #include "daemon/mqtt/topics.h"
 
-#include <ctime>
 #include <vector>
 
 #include "protocols/common/json_limits.h"
@@ -89,15 +88,6 @@ InboundTopic classify_topic(const Topics& topics, std::string_view topic) {
   }
   result.device_id = std::string(levels[0]);
   return result;
-}
-
-std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(text, n);
 }
 
 nlohmann::json raw_payload_to_json(std::string_view payload) {

@@ -67,9 +67,6 @@ struct InboundTopic {
 
 InboundTopic classify_topic(const Topics& topics, std::string_view topic);
 
-// "2026-11-22T10:15:03Z": ISO 8601, UTC, whole seconds.
-std::string format_utc_iso8601(std::chrono::system_clock::time_point time);
-
 // A raw /set/<attribute> payload as a JSON value: a JSON number or true/false when it parses as one,
 // otherwise the payload text itself ("ON", "cool").
 nlohmann::json raw_payload_to_json(std::string_view payload);

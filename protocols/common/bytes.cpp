@@ -35,6 +35,16 @@ std::string to_hex(ByteView bytes) {
   return out;
 }
 
+std::string hex_literal(std::uint64_t value, int digits, HexCase letters) {
+  const char* const digit_chars = letters == HexCase::upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string reversed;
+  while (value != 0 || static_cast<int>(reversed.size()) < digits) {
+    reversed.push_back(digit_chars[value & 0x0f]);
+    value >>= 4;
+  }
+  return "0x" + std::string(reversed.rbegin(), reversed.rend());
+}
+
 std::optional<std::uint8_t> ByteReader::u8() {
   if (remaining() < 1) return std::nullopt;
   return data_[offset_++];

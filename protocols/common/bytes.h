@@ -17,6 +17,10 @@ using ByteView = std::span<const std::uint8_t>;
 // "00ff" -> {0x00,0xff}; nullopt on odd length or a non-hex character. Whitespace is not accepted.
 std::optional<Bytes> from_hex(std::string_view hex);
 std::string to_hex(ByteView bytes);
+// A number as a C hex literal with `digits` digits at least, for logs and error texts:
+// hex_literal(0xb5, 2) == "0xb5", hex_literal(0x0b48, 4, HexCase::upper) == "0x0B48".
+enum class HexCase { lower, upper };
+std::string hex_literal(std::uint64_t value, int digits, HexCase letters = HexCase::lower);
 inline ByteView as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }

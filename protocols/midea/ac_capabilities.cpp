@@ -2,7 +2,6 @@
 #include "protocols/midea/ac_capabilities.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <initializer_list>
 #include <string>
 
@@ -14,18 +13,6 @@ namespace {
 
 constexpr std::size_t kEntryHeaderSize = 3;  // id_lo id_hi len
 constexpr std::size_t kTemperatureRangeSize = 6;
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
-
-std::string hex16(std::uint16_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%04x", value);
-  return text;
-}
 
 bool any_of(std::uint8_t value, std::initializer_list<std::uint8_t> accepted) {
   return std::find(accepted.begin(), accepted.end(), value) != accepted.end();
@@ -137,7 +124,7 @@ void take(std::optional<T>& into, const std::optional<T>& from) {
 Result<AcCapabilitiesPage> parse_ac_capabilities(ByteView body) {
   if (body.empty()) return parse_error("empty capabilities body", 0);
   if (body[0] != body_type::kCapabilities) {
-    return parse_error("body type " + hex8(body[0]) + " is not a capabilities reply (0xb5)", 0);
+    return parse_error("body type " + hex_literal(body[0], 2) + " is not a capabilities reply (0xb5)", 0);
   }
   if (body.size() < 2) return parse_error("truncated capabilities body: no count byte", body.size());
   AcCapabilitiesPage page;
@@ -152,7 +139,7 @@ Result<AcCapabilitiesPage> parse_ac_capabilities(ByteView body) {
     const auto id = static_cast<std::uint16_t>(body[offset] | body[offset + 1] << 8);  // u16 LE
     const std::size_t size = body[offset + 2];
     if (body.size() - offset - kEntryHeaderSize < size) {
-      return parse_error("truncated capability " + hex16(id) + ": value of " + std::to_string(size) + " bytes, " +
+      return parse_error("truncated capability " + hex_literal(id, 4) + ": value of " + std::to_string(size) + " bytes, " +
                              std::to_string(body.size() - offset - kEntryHeaderSize) + " left",
                          offset + kEntryHeaderSize);
     }

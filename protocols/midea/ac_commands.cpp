@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "protocols/midea/ac_frame.h"
@@ -17,12 +16,6 @@ constexpr std::size_t kSetStateBodySize = 24;  // idx 0..23, before the message 
 constexpr std::uint8_t kControlSourceApp = 0x02;
 constexpr std::uint8_t kBeepBit = 0x40;
 constexpr std::size_t kMaxGetProperties = 120;  // 2 + 2·120 + message id = 243 ≤ kAcMaxBodySize
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
 
 bool bit(std::uint8_t byte, std::uint8_t mask) { return (byte & mask) != 0; }
 std::uint8_t flag(bool on, std::uint8_t mask) { return on ? mask : 0; }
@@ -73,7 +66,7 @@ Bytes encode_ac_set_state(const AcState& state, std::uint8_t message_id, Beep be
 Result<AcSetStateRequest> parse_ac_set_state(ByteView body) {
   if (body.empty()) return parse_error("empty set-state body", 0);
   if (body[0] != body_type::kSetState) {
-    return parse_error("body type " + hex8(body[0]) + " is not a set-state command (0x40)", 0);
+    return parse_error("body type " + hex_literal(body[0], 2) + " is not a set-state command (0x40)", 0);
   }
   if (body.size() < kSetStateBodySize) {
     return parse_error("truncated set-state body: " + std::to_string(body.size()) + " of " +

@@ -1,7 +1,6 @@
 // The 0xAA application frame. Layout and validation order: ac_frame.h and docs/midea.md §4.1.
 #include "protocols/midea/ac_frame.h"
 
-#include <cstdio>
 #include <string>
 
 namespace cloudless::midea {
@@ -14,12 +13,6 @@ constexpr std::size_t kSyncOffset = 3;
 constexpr std::size_t kReservedOffset = 4;
 constexpr std::size_t kProtocolVersionOffset = 8;
 constexpr std::size_t kFrameTypeOffset = 9;
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
 
 // Reflected CRC-8/MAXIM, table-driven: entry i is the CRC of the single byte i.
 constexpr std::array<std::uint8_t, 256> make_crc8_table() {
@@ -56,7 +49,7 @@ std::uint8_t ac_checksum(ByteView data) {
 Result<AcFrame> parse_ac_frame(ByteView frame, std::uint8_t expected_device_type) {
   if (frame.empty()) return parse_error("empty frame", 0);
   if (frame[0] != kAcFrameStart) {
-    return parse_error("bad start byte " + hex8(frame[0]) + " (expected 0xaa)", 0);
+    return parse_error("bad start byte " + hex_literal(frame[0], 2) + " (expected 0xaa)", 0);
   }
   if (frame.size() < kAcMinFrameSize) {
     return parse_error("truncated frame: " + std::to_string(frame.size()) + " bytes, a frame has at least " +
@@ -84,13 +77,13 @@ Result<AcFrame> parse_ac_frame(ByteView frame, std::uint8_t expected_device_type
   const std::size_t checksum_offset = frame.size() - 1;
   const std::uint8_t expected_checksum = ac_checksum(frame.subspan(1, checksum_offset - 1));
   if (frame[checksum_offset] != expected_checksum) {
-    return parse_error("bad frame checksum " + hex8(frame[checksum_offset]) + " (expected " +
-                           hex8(expected_checksum) + ")",
+    return parse_error("bad frame checksum " + hex_literal(frame[checksum_offset], 2) + " (expected " +
+                           hex_literal(expected_checksum, 2) + ")",
                        checksum_offset);
   }
   if (frame[kDeviceTypeOffset] != expected_device_type) {
-    return parse_error("device type " + hex8(frame[kDeviceTypeOffset]) + " (expected " +
-                           hex8(expected_device_type) + ")",
+    return parse_error("device type " + hex_literal(frame[kDeviceTypeOffset], 2) + " (expected " +
+                           hex_literal(expected_device_type, 2) + ")",
                        kDeviceTypeOffset);
   }
 
@@ -114,8 +107,8 @@ Result<AcFrame> parse_ac_frame(ByteView frame, std::uint8_t expected_device_type
     // msmart skips the check for properties: some devices send bad CRCs there (midea-ac-py #101).
     out.body_check = BodyCheck::unchecked;
   } else {
-    return parse_error("bad body CRC " + hex8(received) + " (expected CRC8 " + hex8(crc) + " or checksum " +
-                           hex8(sum) + ")",
+    return parse_error("bad body CRC " + hex_literal(received, 2) + " (expected CRC8 " + hex_literal(crc, 2) + " or checksum " +
+                           hex_literal(sum, 2) + ")",
                        crc_offset);
   }
   out.body.assign(body.begin(), body.end());

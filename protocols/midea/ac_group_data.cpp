@@ -2,7 +2,6 @@
 #include "protocols/midea/ac_group_data.h"
 
 #include <array>
-#include <cstdio>
 #include <string>
 
 #include "protocols/midea/ac_frame.h"
@@ -12,12 +11,6 @@ namespace cloudless::midea {
 namespace {
 
 constexpr std::size_t kMinGroupBody = 4;  // C1 21 01 4g
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
 
 // Minimum body size per decoded group (last index read + 1); 0 = not decoded.
 std::size_t required_size(std::uint8_t group) {
@@ -107,7 +100,7 @@ std::optional<EnergyFormat> energy_format_from_name(std::string_view name) {
 Result<AcGroupData> parse_ac_group_data(ByteView body, EnergyFormat format) {
   if (body.empty()) return parse_error("empty group-data body", 0);
   if (body[0] != body_type::kGroupData) {
-    return parse_error("body type " + hex8(body[0]) + " is not a group-data reply (0xc1)", 0);
+    return parse_error("body type " + hex_literal(body[0], 2) + " is not a group-data reply (0xc1)", 0);
   }
   if (body.size() < kMinGroupBody) {
     return parse_error("truncated group-data body: " + std::to_string(body.size()) + " of 4 bytes", body.size());

@@ -1,7 +1,6 @@
 // 0xB0/0xB1 properties codec. Layout: ac_properties.h and docs/midea.md §4.7.
 #include "protocols/midea/ac_properties.h"
 
-#include <cstdio>
 #include <string>
 
 #include "protocols/midea/ac_frame.h"
@@ -11,18 +10,6 @@ namespace cloudless::midea {
 namespace {
 
 constexpr std::size_t kEntryHeaderSize = 4;  // id_lo id_hi result len
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
-
-std::string hex16(std::uint16_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%04x", value);
-  return text;
-}
 
 // Applies one entry to the typed fields; false when the id is not one we decode. Values shorter than
 // a decoder needs leave the field unset (the entry stays in `entries`).
@@ -112,7 +99,7 @@ AcPropertyValue ac_buzzer_property(bool beep) { return ac_bool_property(property
 Result<AcProperties> parse_ac_properties(ByteView body) {
   if (body.empty()) return parse_error("empty properties body", 0);
   if (body[0] != body_type::kGetProperties && body[0] != body_type::kSetProperties) {
-    return parse_error("body type " + hex8(body[0]) + " is not a properties reply (0xb1/0xb0)", 0);
+    return parse_error("body type " + hex_literal(body[0], 2) + " is not a properties reply (0xb1/0xb0)", 0);
   }
   if (body.size() < 2) return parse_error("truncated properties body: no count byte", body.size());
   AcProperties out;
@@ -130,7 +117,7 @@ Result<AcProperties> parse_ac_properties(ByteView body) {
     entry.result = body[offset + 2];
     const std::size_t size = body[offset + 3];
     if (body.size() - offset - kEntryHeaderSize < size) {
-      return parse_error("truncated property " + hex16(entry.id) + ": value of " + std::to_string(size) +
+      return parse_error("truncated property " + hex_literal(entry.id, 4) + ": value of " + std::to_string(size) +
                              " bytes, " + std::to_string(body.size() - offset - kEntryHeaderSize) + " left",
                          offset + kEntryHeaderSize);
     }

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -19,12 +18,6 @@ constexpr std::size_t kFreezeStateBody = 22;    // idx 21 present
 constexpr std::size_t kEncodedFullBody = 23;    // what encode writes with freeze protection (idx 22 = 0)
 constexpr std::uint8_t kNoTemperature = 0xFF;
 constexpr std::uint8_t kDisplayOff = 0x70;
-
-std::string hex8(std::uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", value);
-  return text;
-}
 
 bool bit(std::uint8_t byte, std::uint8_t mask) { return (byte & mask) != 0; }
 std::uint8_t flag(bool on, std::uint8_t mask) { return on ? mask : 0; }
@@ -97,7 +90,7 @@ C0Temperature encode_c0_temperature(std::optional<double> celsius, bool fahrenhe
 Result<AcState> parse_ac_state(ByteView body) {
   if (body.empty()) return parse_error("empty state body", 0);
   if (body[0] != body_type::kState) {
-    return parse_error("body type " + hex8(body[0]) + " is not a state reply (0xc0)", 0);
+    return parse_error("body type " + hex_literal(body[0], 2) + " is not a state reply (0xc0)", 0);
   }
   if (body.size() < kMinStateBody) {
     return parse_error("truncated state body: " + std::to_string(body.size()) + " of " +

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "protocols/common/crypto.h"
 
@@ -18,18 +17,6 @@ constexpr std::size_t kChecksumSize = 16;
 constexpr std::size_t kBlockSize = 16;
 constexpr std::uint16_t kHelloLength = 32;
 constexpr std::uint32_t kAllOnes = 0xffffffff;
-
-std::string hex16(std::uint16_t value) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%04x", value);
-  return text;
-}
-
-std::string hex32(std::uint32_t value) {
-  char text[12];
-  std::snprintf(text, sizeof text, "0x%08x", value);
-  return text;
-}
 
 bool all_bytes_equal(const std::array<std::uint8_t, 16>& bytes, std::uint8_t value) {
   return std::all_of(bytes.begin(), bytes.end(), [value](std::uint8_t b) { return b == value; });
@@ -83,7 +70,7 @@ Result<Header> parse_header(ByteView datagram) {
                        datagram.size());
   }
   const std::uint16_t magic = *reader.u16_be();  // off 0, u16: 0x2131
-  if (magic != kMagic) return parse_error("bad magic " + hex16(magic) + " (expected 0x2131)", 0);
+  if (magic != kMagic) return parse_error("bad magic " + hex_literal(magic, 4) + " (expected 0x2131)", 0);
 
   Header header;
   header.length = *reader.u16_be();  // off 2, u16: whole datagram incl. header
@@ -127,7 +114,7 @@ Result<HelloReply> parse_hello_reply(ByteView datagram) {
     return parse_error("hello request, not a hello reply (reserved and did are 0xffffffff)", 4);
   }
   if (header->reserved != 0) {
-    return parse_error("reserved field " + hex32(header->reserved) + " in a hello reply (expected 0)", 4);
+    return parse_error("reserved field " + hex_literal(header->reserved, 8) + " in a hello reply (expected 0)", 4);
   }
   HelloReply reply;
   reply.device_id = header->device_id;

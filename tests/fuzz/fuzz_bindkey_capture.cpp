@@ -1,4 +1,4 @@
-// libFuzzer harness for the bind-key capture decoder (protocols/xiaomi_ble/bindkey_capture.h):
+// libFuzzer harness for the bind-key capture decoder (protocols/xiaomi_ble/codec/bindkey_capture.h):
 // its inputs are whatever a user pastes from a proxy, and its JSON is decrypted from them.
 //
 // Input format: "ssecurity\nnonce\ndata" (missing parts are empty); the whole input is also used as
@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "protocols/xiaomi_ble/bindkey_capture.h"
+#include "protocols/xiaomi_ble/codec/bindkey_capture.h"
 
 namespace {
 

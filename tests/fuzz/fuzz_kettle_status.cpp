@@ -1,4 +1,4 @@
-// libFuzzer harness for the Mi kettle payload codec (protocols/xiaomi_ble/kettle.h): the kettle's
+// libFuzzer harness for the Mi kettle payload codec (protocols/xiaomi_ble/codec/kettle.h): the kettle's
 // notifications and read values come over the air from whatever answers at the kettle's address.
 //
 // Invariants (a violation aborts, so libFuzzer reports it as a crash):
@@ -17,7 +17,7 @@
 #include <cstdlib>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/kettle.h"
+#include "protocols/xiaomi_ble/codec/kettle.h"
 
 namespace {
 

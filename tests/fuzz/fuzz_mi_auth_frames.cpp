@@ -1,4 +1,4 @@
-// libFuzzer harness for what a Mi auth peer sends us (protocols/xiaomi_ble/mi_auth_standard.h,
+// libFuzzer harness for what a Mi auth peer sends us (protocols/xiaomi_ble/auth/mi_auth_standard.h,
 // mi_auth_legacy.h): AVDTP headers, control messages and data frames, UPNP results, the legacy
 // register reply and login challenge/confirmation. Anyone in radio range can pretend to be the device.
 //
@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/mi_auth_standard.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_standard.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// libFuzzer harness for the MiBeacon codecs (protocols/xiaomi_ble/mibeacon.h, mibeacon_objects.h,
+// libFuzzer harness for the MiBeacon codecs (protocols/xiaomi_ble/codec/mibeacon.h, mibeacon_objects.h,
 // frame_counter_filter.h): Service Data bytes come from anyone within radio range.
 //
 // Invariants (a violation aborts, so libFuzzer reports it as a crash):
@@ -23,9 +23,9 @@
 #include <cstdlib>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/frame_counter_filter.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/frame_counter_filter.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-"""AdvertScanner (protocols/xiaomi_ble/bluez_scanner.h) against a fake bluetoothd: python-dbusmock's
+"""AdvertScanner (protocols/xiaomi_ble/bluez/bluez_scanner.h) against a fake bluetoothd: python-dbusmock's
 bluez5 template on a private bus used as the system bus (fake_bluez.py). The scanner runs inside
 tests/tools/bluez_scan_tool, which prints one JSON line per status change and per advert.
 

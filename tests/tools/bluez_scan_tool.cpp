@@ -1,4 +1,4 @@
-// bluez_scan_tool: runs an AdvertScanner (protocols/xiaomi_ble/bluez_scanner.h) on the bus named by
+// bluez_scan_tool: runs an AdvertScanner (protocols/xiaomi_ble/bluez/bluez_scanner.h) on the bus named by
 // DBUS_SYSTEM_BUS_ADDRESS and prints one JSON line per event, for tests/integration/test_bluez_scanner.py.
 //
 //   bluez_scan_tool [--adapter hci0] [--seconds 30] [--watchdog-ms 300000] [--retry-ms 5000]
@@ -27,7 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/bluez_scanner.h"
+#include "protocols/xiaomi_ble/bluez/bluez_scanner.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Drives the BlueZ GATT client (protocols/xiaomi_ble/bluez_gatt_client.h) on the bus that
+// Drives the BlueZ GATT client (protocols/xiaomi_ble/bluez/bluez_gatt_client.h) on the bus that
 // DBUS_SYSTEM_BUS_ADDRESS names and prints one JSON line per event, for
 // tests/integration/test_gatt_client.py (the fake bluetoothd of fake_bluez.py as the peer).
 //
@@ -24,7 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/bluez_gatt_client.h"
+#include "protocols/xiaomi_ble/bluez/bluez_gatt_client.h"
 
 namespace ble = cloudless::xiaomi_ble;
 using nlohmann::json;

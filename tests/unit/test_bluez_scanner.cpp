@@ -13,11 +13,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/bluez_bus.h"
-#include "protocols/xiaomi_ble/bluez_scanner.h"
+#include "protocols/xiaomi_ble/bluez/bluez_bus.h"
+#include "protocols/xiaomi_ble/bluez/bluez_scanner.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;
+using cloudless::test::hex;
 using Properties = std::map<std::string, sdbus::Variant>;
 
 namespace {
@@ -29,8 +31,6 @@ const std::string kFe95 = std::string(kMiBeaconServiceUuid);
 // encrypted, MAC present), 5b05 product id 0x055b, 50 frame counter 80, f4830238c1a4 MAC reversed,
 // 95ef58763c encrypted object, 260000 extended counter, 97e2abb5 MIC.
 const char* const kFrameHex = "58585b0550f48302" "38c1a495ef58763c" "26000097e2abb5";
-
-Bytes hex(const char* text) { return from_hex(text).value(); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "daemon/mqtt/discovery.h"
+#include "daemon/model/timestamp.h"
 #include "daemon/mqtt/topics.h"
 
 using nlohmann::json;

@@ -32,11 +32,13 @@
 #include "daemon/devices/mi_kettle.h"
 #include "daemon/devices/registry.h"
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
+using cloudless::test::hex;
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace ble = cloudless::xiaomi_ble;
@@ -59,16 +61,6 @@ constexpr const char* kConfiguredToken = "015ccba8800abdc12eb8ed82";
 constexpr const char* kIdleStatus = "00ff00005020000000010200";
 // Synthetic: action 01 heating, mode 01 boil, set 0x46 = 70 °C, current 0x2d = 45 °C, type 01 = heat to.
 constexpr const char* kHeatingStatus = "01010000462d010000000000";
-
-Bytes hex(std::string_view text) {
-  std::string compact;
-  for (const char c : text) {
-    if (c != ' ') compact.push_back(c);
-  }
-  const std::optional<Bytes> bytes = from_hex(compact);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // ---- the device's side of the legacy register (docs/ble.md §4.2), from the codec ---------------------
 
@@ -504,6 +496,12 @@ TEST_CASE("kettle: commands write the exact bytes and read the settings back", "
   CHECK(command({{"turn_off_after_boil", "OFF"}}) == std::vector<std::string>{"aa05=00"});
   CHECK(f.last()["turn_off_after_boil"] == false);
   CHECK(command({{"turn_off_after_boil", "ON"}}) == std::vector<std::string>{"aa05=01"});
+  // Any case, as for every switch (it once took "on" but not "On"), and TOGGLE from what it is now.
+  CHECK(command({{"turn_off_after_boil", "off"}}) == std::vector<std::string>{"aa05=00"});
+  CHECK(command({{"turn_off_after_boil", "On"}}) == std::vector<std::string>{"aa05=01"});
+  CHECK(f.last()["turn_off_after_boil"] == true);
+  CHECK(command({{"turn_off_after_boil", "toggle"}}) == std::vector<std::string>{"aa05=00"});
+  CHECK(f.last()["turn_off_after_boil"] == false);
   // Everything at once: in aa01, aa04, aa05 order.
   CHECK(command({{"turn_off_after_boil", false}, {"keep_warm_time_limit", 12}, {"keep_warm_temperature", 40}}) ==
         std::vector<std::string>{"aa01=0028", "aa04=18", "aa05=00"});

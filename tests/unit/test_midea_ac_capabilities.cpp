@@ -12,17 +12,13 @@
 #include "protocols/common/bytes.h"
 #include "protocols/midea/ac_capabilities.h"
 #include "protocols/midea/ac_frame.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // A frame ("aa…", must be a capabilities reply) or a bare body as msmart feeds CapabilitiesResponse.
 AcCapabilitiesPage page_of(std::string_view text) {

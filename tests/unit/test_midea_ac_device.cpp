@@ -33,11 +33,13 @@
 #include "protocols/midea/frame_v3.h"
 #include "protocols/midea/packet_v2.h"
 #include "protocols/midea/stream_reassembler.h"
+#include "tests/unit/test_support.h"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -84,12 +86,6 @@ const char* const kGroup4Binary = "aa22ac00000000000803c1210144000005e0000000000
 const char* const kGroup4Empty = "aa20ac00000000000303c1210144000000000000000000000000000000000843bc";
 // docs/midea.md §7.3: a properties frame with a bad frame checksum.
 const char* const kBadChecksum = "aa14ac00000000000303b10109000001003c0000FF";
-
-Bytes hex(const char* text) {
-  auto bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // Every capability reply (0xB5, frame type 0x03) published with msmart-ng's tests (mill1000/midea-msmart,
 // msmart/device/AC/), one row each, as data: test_command.py carries whole frames, test_device.py

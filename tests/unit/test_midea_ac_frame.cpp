@@ -10,17 +10,13 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/midea/ac_frame.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 struct FrameVector {
   const char* source;

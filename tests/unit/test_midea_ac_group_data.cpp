@@ -13,17 +13,13 @@
 #include "protocols/common/bytes.h"
 #include "protocols/midea/ac_frame.h"
 #include "protocols/midea/ac_group_data.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 Bytes body_of(std::string_view text) {
   const Bytes bytes = hex(text);

@@ -12,17 +12,13 @@
 #include "protocols/common/bytes.h"
 #include "protocols/midea/ac_frame.h"
 #include "protocols/midea/ac_properties.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 AcProperties properties_of(std::string_view frame_hex) {
   const Result<AcFrame> frame = parse_ac_frame(hex(frame_hex));

@@ -13,17 +13,13 @@
 #include "protocols/common/bytes.h"
 #include "protocols/midea/ac_frame.h"
 #include "protocols/midea/ac_state.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // A §7.3 vector is either a whole frame ("aa…") or a bare body as msmart feeds StateResponse.
 Bytes body_of(std::string_view text) {

@@ -12,17 +12,13 @@
 #include "protocols/midea/frame_v3.h"
 #include "protocols/midea/packet_v2.h"
 #include "protocols/midea/stream_reassembler.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // §7.2 msmart issue #63: real handshake request and ERROR reply.
 constexpr const char* kHandshakeRequest =

@@ -14,17 +14,13 @@
 #include "protocols/common/crypto.h"
 #include "protocols/midea/frame_v3.h"
 #include "protocols/midea/packet_v2.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::midea;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 template <std::size_t N>
 std::array<std::uint8_t, N> array_of(std::string_view text) {

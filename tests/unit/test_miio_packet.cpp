@@ -11,17 +11,13 @@
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
 #include "protocols/miio/packet.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::miio;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 Token token_of(std::string_view text) {
   const std::optional<Token> token = parse_token(text);

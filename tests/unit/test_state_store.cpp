@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 
 using cloudless::StateFile;
 namespace fs = std::filesystem;

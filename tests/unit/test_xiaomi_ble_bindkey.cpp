@@ -1,4 +1,4 @@
-// Bind keys from a captured Mi Home request (protocols/xiaomi_ble/bindkey_capture.h): RC4 from the
+// Bind keys from a captured Mi Home request (protocols/xiaomi_ble/codec/bindkey_capture.h): RC4 from the
 // legacy provider, base64 / URL decoding, the docs/ble.md §5.1 vectors, and a bltbind-shaped capture.
 //
 // The ble_monitor thread (issue #198, docs/ble.md §S1) shows the procedure but no complete capture (its SSEC/DATA are
@@ -13,7 +13,7 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/bindkey_capture.h"
+#include "protocols/xiaomi_ble/codec/bindkey_capture.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;

@@ -1,12 +1,12 @@
-// Frame-counter de-duplication (protocols/xiaomi_ble/frame_counter_filter.h): repeats, wrap-around
+// Frame-counter de-duplication (protocols/xiaomi_ble/codec/frame_counter_filter.h): repeats, wrap-around
 // of the 8-bit counter, 32-bit counters of encrypted frames, stale repeats and device restarts.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/frame_counter_filter.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/frame_counter_filter.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;

@@ -1,7 +1,7 @@
 // BlueZ error names → what the GATT client reports, and the UUID helper.
 #include <catch2/catch.hpp>
 
-#include "protocols/xiaomi_ble/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
 
 using namespace cloudless::xiaomi_ble;
 

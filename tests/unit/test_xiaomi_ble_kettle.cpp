@@ -1,4 +1,4 @@
-// Mi kettle payload codec (protocols/xiaomi_ble/kettle.h; docs/ble.md §4.3, §10): the status
+// Mi kettle payload codec (protocols/xiaomi_ble/codec/kettle.h; docs/ble.md §4.3, §10): the status
 // notification, the three settings, every truncation and every range check.
 #include <catch2/catch.hpp>
 
@@ -6,21 +6,14 @@
 #include <limits>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
-#include "protocols/xiaomi_ble/kettle.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/codec/kettle.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;
+using cloudless::test::hex;
 
-namespace {
-
-Bytes hex(std::string_view text) {
-  auto bytes = from_hex(text);
-  REQUIRE(bytes);
-  return *bytes;
-}
-
-}  // namespace
 
 TEST_CASE("kettle: the 12-byte status of a newer unit (§4.3)", "[xiaomi_ble][kettle]") {
   // 00 action idle | ff mode none | 00 00 unknown | 50 keep-warm set 80 °C | 20 current 32 °C |

@@ -1,4 +1,4 @@
-// Legacy Mi auth codec (protocols/xiaomi_ble/mi_auth_legacy.h): every vector of docs/ble.md §4.2
+// Legacy Mi auth codec (protocols/xiaomi_ble/auth/mi_auth_legacy.h): every vector of docs/ble.md §4.2
 // (synthetic vectors computed there for MAC AA:BB:CC:DD:EE:FF and drndos' default token, RC4 checked
 // against the standard Key/Plaintext vector), the login of docs/ble.md §S2 in all four variants, and the
 // size checks.
@@ -11,7 +11,7 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;

@@ -1,4 +1,4 @@
-// The Mi auth handshakes (protocols/xiaomi_ble/mi_auth_session.h) against a scripted GATT peer:
+// The Mi auth handshakes (protocols/xiaomi_ble/auth/mi_auth_session.h) against a scripted GATT peer:
 // FakeLink implements GattLink on the io_context (every handler posted, never inline, as the
 // contract says), records every write, and answers writes with notifications from a script. The
 // device side of each handshake is built here from the codecs and the vectors (docs/ble.md
@@ -18,10 +18,10 @@
 #include <boost/asio/post.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/mi_auth_session.h"
-#include "protocols/xiaomi_ble/mi_auth_standard.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_session.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_standard.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;

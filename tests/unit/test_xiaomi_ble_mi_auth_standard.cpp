@@ -1,4 +1,4 @@
-// Mi standard auth codec (protocols/xiaomi_ble/mi_auth_standard.h): every vector of
+// Mi standard auth codec (protocols/xiaomi_ble/auth/mi_auth_standard.h): every vector of
 // docs/ble.md §4.4 (dnandha/miauth lib/python/test/test_micrypto.py, re-computed there), the
 // AVDTP framing, the reassembler's refusals and the UPNP classifier.
 #include <catch2/catch.hpp>
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mi_auth_standard.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_standard.h"
 
 using namespace cloudless;
 namespace sa = cloudless::xiaomi_ble::standard_auth;

@@ -13,19 +13,15 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/products.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 MacAddress mac(std::string_view text) {
   const std::optional<MacAddress> parsed = parse_mac(text);

@@ -11,19 +11,15 @@
 #include <vector>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/products.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
 using namespace cloudless::xiaomi_ble;
+using cloudless::test::hex;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 // `objects` may have spaces between objects, for reading.
 DecodedObjects decode(std::string_view objects, std::uint16_t product_id = 0) {

@@ -36,9 +36,9 @@
 #include <vector>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 #include "tests/unit/test_support.h"
 
 using namespace cloudless;

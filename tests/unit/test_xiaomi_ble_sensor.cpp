@@ -27,9 +27,11 @@
 #include "daemon/devices/registry.h"
 #include "daemon/devices/xiaomi_ble_sensor.h"
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
+#include "tests/unit/test_support.h"
 
 using namespace cloudless;
+using cloudless::test::hex;
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace ble = cloudless::xiaomi_ble;
@@ -82,12 +84,6 @@ constexpr const char* kV38Mac = "54:EF:44:E0:C4:0F";
 constexpr const char* kV38WrongKey = "814aac74c4f17b6c1581e1ab87816b99";
 // V42 XB test_Xiaomi_unknown_device_logs_product_id: V1 with pid ffff.
 constexpr const char* kV42 = "5020ffffa3bf2e3b342d580d1004b40095020a10013b";
-
-Bytes hex(std::string_view text) {
-  const std::optional<Bytes> bytes = from_hex(text);
-  REQUIRE(bytes.has_value());
-  return *bytes;
-}
 
 BleAdvert advert(const std::string& mac, const Bytes& frame, std::optional<std::int16_t> rssi = -60) {
   BleAdvert a;

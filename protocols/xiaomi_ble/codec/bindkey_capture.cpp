@@ -1,6 +1,6 @@
 // Captured Mi Home bind request → bind key. Procedure and formats: bindkey_capture.h and
 // docs/ble.md §5.1.
-#include "protocols/xiaomi_ble/bindkey_capture.h"
+#include "protocols/xiaomi_ble/codec/bindkey_capture.h"
 
 #include <algorithm>
 #include <array>

@@ -39,8 +39,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/bluez_bus.h"
-#include "protocols/xiaomi_ble/mibeacon.h"  // kMiBeaconServiceUuid
+#include "protocols/xiaomi_ble/bluez/bluez_bus.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"  // kMiBeaconServiceUuid
 
 namespace cloudless::xiaomi_ble {
 

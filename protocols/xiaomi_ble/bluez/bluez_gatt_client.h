@@ -35,8 +35,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "protocols/xiaomi_ble/bluez_bus.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
+#include "protocols/xiaomi_ble/bluez/bluez_bus.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
 
 namespace cloudless::xiaomi_ble {
 

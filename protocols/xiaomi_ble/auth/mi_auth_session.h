@@ -20,8 +20,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "protocols/common/bytes.h"
-#include "protocols/xiaomi_ble/gatt_link.h"
-#include "protocols/xiaomi_ble/mibeacon.h"  // MacAddress
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"  // MacAddress
 
 namespace cloudless::xiaomi_ble {
 

@@ -1,4 +1,4 @@
-#include "daemon/state_store.h"
+#include "daemon/devices/state_store.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "daemon/logging.h"
+#include "daemon/app/logging.h"
 
 #include <cstdlib>
 #include <memory>

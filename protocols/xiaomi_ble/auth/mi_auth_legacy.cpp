@@ -1,4 +1,4 @@
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
 
 #include <algorithm>
 #include <random>

@@ -1,12 +1,12 @@
-#include "daemon/app.h"
+#include "daemon/app/app.h"
 
 #include <csignal>
 
 #include <spdlog/spdlog.h>
 
 #include "daemon/devices/registry.h"
-#include "daemon/logging.h"
-#include "daemon/state_store.h"
+#include "daemon/app/logging.h"
+#include "daemon/devices/state_store.h"
 
 namespace cloudless {
 

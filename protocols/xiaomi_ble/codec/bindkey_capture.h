@@ -27,7 +27,7 @@
 #include "protocols/common/bytes.h"
 #include "protocols/common/crypto.h"
 #include "protocols/common/result.h"
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 namespace cloudless::xiaomi_ble {
 

@@ -16,7 +16,7 @@
 #include "daemon/devices/ble_hub.h"
 #include "daemon/model/device.h"
 #include "daemon/mqtt/bridge.h"
-#include "daemon/systemd_notify.h"
+#include "daemon/app/systemd_notify.h"
 
 namespace cloudless {
 

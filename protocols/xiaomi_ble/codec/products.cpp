@@ -1,7 +1,7 @@
 // The MiBeacon product table. Rows: docs/ble.md §1.6 (ids and crypto notes), key needs from
 // ble_monitor's device pages where §1.6 is silent (docs/_devices/*.md "encryption_key"), readings
 // from the objects each model is documented to send (§1.5 "typical devices").
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 #include <algorithm>
 

@@ -1,11 +1,11 @@
 // MiBeacon frames: parsing, v2–v5 decryption, and the one-shot advert decoder. Layout: mibeacon.h;
 // crypto: docs/ble.md §2 (verified there against every real vector, and here by the unit tests).
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 #include <algorithm>
 
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 namespace cloudless::xiaomi_ble {
 

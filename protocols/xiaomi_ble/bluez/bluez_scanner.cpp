@@ -1,6 +1,6 @@
-#include "protocols/xiaomi_ble/bluez_scanner.h"
+#include "protocols/xiaomi_ble/bluez/bluez_scanner.h"
 
-#include "protocols/xiaomi_ble/bluez_names.h"
+#include "protocols/xiaomi_ble/bluez/bluez_names.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,13 +1,13 @@
 // MiBeacon object decoding. Layout and rules: mibeacon_objects.h and docs/ble.md §1.5; the
 // per-model branches follow xiaomi-ble's parser.py (read, not copied) and name the model they are for.
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
-#include "protocols/xiaomi_ble/products.h"
+#include "protocols/xiaomi_ble/codec/products.h"
 
 namespace cloudless::xiaomi_ble {
 

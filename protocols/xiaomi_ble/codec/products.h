@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 namespace cloudless::xiaomi_ble {
 

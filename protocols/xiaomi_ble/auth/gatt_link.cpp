@@ -1,4 +1,4 @@
-#include "protocols/xiaomi_ble/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/gatt_link.h"
 
 #include <cstdio>
 

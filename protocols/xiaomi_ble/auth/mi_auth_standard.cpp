@@ -1,4 +1,4 @@
-#include "protocols/xiaomi_ble/mi_auth_standard.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_standard.h"
 
 #include <algorithm>
 #include <memory>

@@ -29,7 +29,7 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/common/result.h"
-#include "protocols/xiaomi_ble/mibeacon_objects.h"
+#include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 namespace cloudless::xiaomi_ble {
 

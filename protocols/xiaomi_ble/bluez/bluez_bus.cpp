@@ -1,4 +1,4 @@
-#include "protocols/xiaomi_ble/bluez_bus.h"
+#include "protocols/xiaomi_ble/bluez/bluez_bus.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -24,7 +24,7 @@
 
 #include "protocols/common/bytes.h"
 #include "protocols/common/result.h"
-#include "protocols/xiaomi_ble/mibeacon.h"  // MacAddress
+#include "protocols/xiaomi_ble/codec/mibeacon.h"  // MacAddress
 
 namespace cloudless::xiaomi_ble::legacy_auth {
 

@@ -1,7 +1,7 @@
 // Frame-counter de-duplication. Rules: frame_counter_filter.h.
-#include "protocols/xiaomi_ble/frame_counter_filter.h"
+#include "protocols/xiaomi_ble/codec/frame_counter_filter.h"
 
-#include "protocols/xiaomi_ble/mibeacon.h"
+#include "protocols/xiaomi_ble/codec/mibeacon.h"
 
 namespace cloudless::xiaomi_ble {
 

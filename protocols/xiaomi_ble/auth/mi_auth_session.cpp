@@ -5,7 +5,7 @@
 // Lifetime: every pending GATT handler and the armed timer hold a shared_ptr to the session, so it
 // lives while anything is in flight; the notification handlers registered on the link hold only a
 // weak_ptr (the session owns the link: a strong pointer there would be a cycle).
-#include "protocols/xiaomi_ble/mi_auth_session.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_session.h"
 
 #include <algorithm>
 #include <deque>
@@ -16,8 +16,8 @@
 #include <openssl/rand.h>
 
 #include "protocols/common/crypto.h"
-#include "protocols/xiaomi_ble/mi_auth_legacy.h"
-#include "protocols/xiaomi_ble/mi_auth_standard.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_legacy.h"
+#include "protocols/xiaomi_ble/auth/mi_auth_standard.h"
 
 namespace cloudless::xiaomi_ble {
 

@@ -1,18 +1,9 @@
-#include "protocols/xiaomi_ble/kettle.h"
+#include "protocols/xiaomi_ble/codec/kettle.h"
 
 #include <cmath>
 #include <string>
 
 namespace cloudless::xiaomi_ble {
-
-namespace {
-
-std::string hex_byte(std::uint8_t value) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  return std::string("0x") + kDigits[value >> 4] + kDigits[value & 0x0F];
-}
-
-}  // namespace
 
 // Status notification (docs/ble.md §4.3; drndos' and aprosvetova's captures, a 12-byte one from a newer unit):
 //   0     action: 0 idle, 1 heating, 2 cooling, 3 keeping warm
@@ -34,7 +25,7 @@ Result<KettleStatus> parse_kettle_status(ByteView value) {
   KettleStatus status;
   const std::uint8_t action = value[0];
   if (action > static_cast<std::uint8_t>(KettleAction::keeping_warm)) {
-    return parse_error("unknown kettle action " + hex_byte(action), 0);
+    return parse_error("unknown kettle action " + hex_literal(action, 2), 0);
   }
   status.action = static_cast<KettleAction>(action);
 
@@ -44,7 +35,7 @@ Result<KettleStatus> parse_kettle_status(ByteView value) {
     case 1: status.mode = KettleMode::boil; break;
     case 2:
     case 3: status.mode = KettleMode::keep_warm; break;
-    default: return parse_error("unknown kettle mode " + hex_byte(value[1]), 1);
+    default: return parse_error("unknown kettle mode " + hex_literal(value[1], 2), 1);
   }
 
   status.keep_warm_set_temperature = value[4];
@@ -52,7 +43,7 @@ Result<KettleStatus> parse_kettle_status(ByteView value) {
 
   const std::uint8_t type = value[6];
   if (type > static_cast<std::uint8_t>(KettleKeepWarmType::heat_to)) {
-    return parse_error("unknown kettle keep-warm type " + hex_byte(type), 6);
+    return parse_error("unknown kettle keep-warm type " + hex_literal(type, 2), 6);
   }
   status.keep_warm_type = static_cast<KettleKeepWarmType>(type);
 
