@@ -21,13 +21,11 @@ importing this file; the server never shares state with them.
 
 import argparse
 import hashlib
-import heapq
 import ipaddress
 import json
 import os
 import random
 import selectors
-import signal
 import socket
 import struct
 import sys
@@ -41,6 +39,11 @@ except ImportError as exc:  # pragma: no cover - environment problem
         "midea_ac_sim: needs Debian's python3-cryptography; run it with /usr/bin/python3 (%s)\n" % exc
     )
     sys.exit(3)
+
+# sim_loop.py lies beside this file, also when a test loads this file as a module.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sim_loop import SimLoop, UsageError, serve  # noqa: E402
 
 HELP_EPILOG = r"""
 AC DESCRIPTION
@@ -191,10 +194,6 @@ SWINGS = {"off": 0x0, "vertical": 0xC, "horizontal": 0x3, "both": 0xF}
 SWING_NAMES = {v: k for k, v in SWINGS.items()}
 
 GARBAGE_KINDS = ("junk", "bad_sign", "bad_crc", "unsolicited")
-
-
-class UsageError(Exception):
-    pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1216,28 +1215,22 @@ class Conn:
 # The server
 
 
-class Simulator:
+class Simulator(SimLoop):
+    NAME = "midea_ac_sim"
+    DEVICE, DEVICES, DEVICE_NUMBER = "ac", "acs", "id"
+
     def __init__(self, acs, control_host="127.0.0.1", control_port=0, log_max=200000,
                  verbose=False, exit_on_stdin_eof=False, max_runtime=None):
-        self.acs = acs
-        self.control_host = control_host
-        self.control_port = control_port
+        super().__init__(control_host, control_port, max_runtime, exit_on_stdin_eof)
+        self.acs = self.devices = acs
         self.log = deque(maxlen=log_max)
         self.seq = 0
         self.verbose = verbose
-        self.exit_on_stdin_eof = exit_on_stdin_eof
-        self.deadline = time.monotonic() + max_runtime if max_runtime else None
-        self.sel = selectors.DefaultSelector()
-        self.timers = []
-        self.timer_seq = 0
-        self.stopping = False
         self.rng = random.Random()
-        self.clients = {}
         self.conns = set()
-        self.listener = None
 
     # --- setup
-    def bind(self):
+    def bind_devices(self):
         names = set()
         for ac in self.acs:
             if ac.name in names:
@@ -1268,20 +1261,8 @@ class Simulator:
                 bound.append(sock.getsockname()[1])
                 self.sel.register(sock, selectors.EVENT_READ, ("udp", ac))
             ac.discovery_ports = bound
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((self.control_host, self.control_port))
-        self.listener.listen(16)
-        self.listener.setblocking(False)
-        self.control_port = self.listener.getsockname()[1]
-        self.sel.register(self.listener, selectors.EVENT_READ, ("listen", None))
-        if self.exit_on_stdin_eof:
-            try:
-                self.sel.register(sys.stdin.fileno(), selectors.EVENT_READ, ("stdin", None))
-            except (ValueError, OSError):
-                pass
 
-    def close(self):
+    def close_devices(self):
         for conn in list(self.conns):
             self._close_conn(conn, "shutdown", log=False)
         for ac in self.acs:
@@ -1293,69 +1274,28 @@ class Simulator:
                 sock.close()
             ac.udp = []
             ac.listener = None
-        for conn in list(self.clients):
-            self._drop_client(conn)
-        if self.listener is not None:
-            self.listener.close()
-        self.sel.close()
 
     def ready_line(self):
         return {"control_port": self.control_port, "control_host": self.control_host,
                 "pid": os.getpid(), "acs": [a.summary() for a in self.acs]}
 
-    # --- timers
-    def call_later(self, delay, fn):
-        self.timer_seq += 1
-        heapq.heappush(self.timers, (time.monotonic() + delay, self.timer_seq, fn))
+    def handle_event(self, kind, obj, fileobj, events):
+        if kind == "tcp_listen":
+            self._on_tcp_accept(obj)
+        elif kind == "tcp":
+            self._on_tcp(obj, events)
+        elif kind == "udp":
+            self._on_udp(obj, fileobj)
 
-    # --- main loop
-    def run(self):
-        while not self.stopping:
-            now = time.monotonic()
-            if self.deadline is not None and now >= self.deadline:
-                self.note("max runtime reached, exiting")
-                break
-            timeout = 0.2
-            if self.timers:
-                timeout = min(timeout, self.timers[0][0] - now)
-            for conn in self.conns:
-                if conn.outq and not conn.want_write:
-                    timeout = min(timeout, conn.outq[0][0] - now)
-            for key, events in self.sel.select(max(0.0, timeout)):
-                kind, obj = key.data
-                try:
-                    if kind == "tcp_listen":
-                        self._on_tcp_accept(obj)
-                    elif kind == "tcp":
-                        self._on_tcp(obj, events)
-                    elif kind == "udp":
-                        self._on_udp(obj, key.fileobj)
-                    elif kind == "listen":
-                        self._on_accept()
-                    elif kind == "client":
-                        self._on_client(key.fileobj, events)
-                    elif kind == "stdin":
-                        if not os.read(key.fd, 4096):
-                            self.note("stdin closed, exiting")
-                            self.stopping = True
-                except Exception as exc:  # keep serving whatever one handler did
-                    self.note("handler error (%s): %r" % (kind, exc))
-            now = time.monotonic()
-            fired = 0
-            while self.timers and self.timers[0][0] <= now and fired < 1000:
-                _, _, fn = heapq.heappop(self.timers)
-                fired += 1
-                try:
-                    fn()
-                except Exception as exc:
-                    self.note("timer error: %r" % (exc,))
-            for conn in list(self.conns):
-                if conn.outq and not conn.want_write and conn.outq[0][0] <= time.monotonic():
-                    self._flush(conn)
+    def wake_within(self, now):
+        # Replies held back by a delay behaviour go out on time.
+        due = [conn.outq[0][0] - now for conn in self.conns if conn.outq and not conn.want_write]
+        return min(due) if due else None
 
-    def note(self, text):
-        sys.stderr.write("midea_ac_sim: %s\n" % text)
-        sys.stderr.flush()
+    def after_wakeup(self):
+        for conn in list(self.conns):
+            if conn.outq and not conn.want_write and conn.outq[0][0] <= time.monotonic():
+                self._flush(conn)
 
     def add_log(self, ac, kind, **fields):
         self.seq += 1
@@ -1721,148 +1661,41 @@ class Simulator:
             return "drop_after_replies"
         return "ERROR sent"
 
-    # --- control channel
-    def _on_accept(self):
-        for _ in range(16):
-            try:
-                conn, _addr = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            conn.setblocking(False)
-            self.clients[conn] = {"in": b"", "out": b""}
-            self.sel.register(conn, selectors.EVENT_READ, ("client", None))
+    # --- control channel (the common commands: sim_loop.py)
+    def coerce_behaviour(self, key, value):
+        return coerce_behaviour(key, value)
 
-    def _drop_client(self, conn):
-        self.clients.pop(conn, None)
-        try:
-            self.sel.unregister(conn)
-        except (KeyError, ValueError):
-            pass
-        conn.close()
-
-    def _on_client(self, conn, events):
-        st = self.clients.get(conn)
-        if st is None:
-            return
-        if events & selectors.EVENT_READ:
-            try:
-                chunk = conn.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                chunk = None
-            except OSError:
-                self._drop_client(conn)
-                return
-            if chunk == b"":
-                self._drop_client(conn)
-                return
-            if chunk:
-                st["in"] += chunk
-                if len(st["in"]) > 16 * 1024 * 1024:
-                    self._drop_client(conn)
-                    return
-                while b"\n" in st["in"]:
-                    line, st["in"] = st["in"].split(b"\n", 1)
-                    if line.strip():
-                        st["out"] += (json.dumps(self.control(line), default=str) + "\n").encode()
-        if st["out"]:
-            try:
-                sent = conn.send(st["out"])
-                st["out"] = st["out"][sent:]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                self._drop_client(conn)
-                return
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if st["out"] else 0)
-        self.sel.modify(conn, mask, ("client", None))
-
-    def find_ac(self, ref):
-        if ref is None:
-            raise UsageError("'ac' is required")
-        for a in self.acs:
-            if ref == a.name or ref == a.address or ref == "%s:%d" % (a.address, a.port) or (
-                isinstance(ref, int) and not isinstance(ref, bool) and ref == a.id
-            ):
-                return a
-        raise UsageError("no AC %r" % (ref,))
-
-    def control(self, line):
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise UsageError("a request is a JSON object")
-            cmd = req.get("cmd")
-            if cmd == "ping":
-                return {"ok": True}
-            if cmd == "list":
-                return {"ok": True, "acs": [a.summary() for a in self.acs]}
-            if cmd == "state":
-                return {"ok": True, **self.find_ac(req.get("ac")).full_state()}
-            if cmd == "set_state":
-                ac = self.find_ac(req.get("ac"))
-                changes = req.get("state", {})
-                if not isinstance(changes, dict):
-                    raise UsageError("'state' must be an object")
-                ac.update_state(changes)
-                return {"ok": True, "state": dict(ac.state)}
-            if cmd in ("set_behaviour", "set_behavior"):
-                ac = self.find_ac(req.get("ac"))
-                changes = req.get("behaviour", req.get("behavior", {}))
-                if not isinstance(changes, dict):
-                    raise UsageError("'behaviour' must be an object")
-                coerced = {k: coerce_behaviour(k, v) for k, v in changes.items()}
-                ac.behaviour.update(coerced)
-                return {"ok": True, "behaviour": dict(ac.behaviour)}
-            if cmd == "set_capabilities":
-                ac = self.find_ac(req.get("ac"))
-                changes = req.get("capabilities", {})
-                if not isinstance(changes, dict):
-                    raise UsageError("'capabilities' must be an object")
-                merged = dict(ac.capabilities)
-                merged.update({k: coerce_capability(k, v) for k, v in changes.items()})
-                capability_pages(merged, ac.energy_format)
-                ac.capabilities = merged
-                return {"ok": True, "capabilities": dict(ac.capabilities)}
-            if cmd == "log":
-                name = None
-                if req.get("ac") is not None:
-                    name = self.find_ac(req.get("ac")).name
-                since = int(req.get("since", 0))
-                kind = req.get("kind")
-                entries = [
-                    e for e in self.log
-                    if e["seq"] > since and (name is None or e["ac"] == name)
-                    and (kind is None or e["kind"] == kind)
-                ]
-                return {"ok": True, "entries": entries, "next": self.seq}
-            if cmd == "clear_log":
-                self.log.clear()
-                return {"ok": True, "next": self.seq}
-            if cmd == "drop":
-                ac = self.find_ac(req.get("ac"))
-                live = list(ac.conns)
-                for conn in live:
-                    self._close_conn(conn, "drop (control)")
-                return {"ok": True, "closed": len(live)}
-            if cmd == "notify":
-                ac = self.find_ac(req.get("ac"))
-                kind = req.get("kind")
-                kind = ac.behaviour["notification"] if kind is None else coerce_behaviour("notification", kind)
-                frame = self._notification_frame(ac, kind)
-                sent = 0
-                for conn in sorted(ac.conns, key=lambda c: c.id):
-                    if conn.closed or (ac.protocol == "v3" and conn.session_key is None):
-                        continue  # V3: nothing is sent before the handshake
-                    self._queue(conn, [self._wrap(conn, frame)])
-                    self.add_log(ac, "notify", conn=conn.id, notification=kind, frame=frame.hex())
-                    sent += 1
-                return {"ok": True, "sent": sent}
-            if cmd == "shutdown":
-                self.stopping = True
-                return {"ok": True}
-            raise UsageError("unknown cmd %r" % (cmd,))
-        except (UsageError, ValueError, TypeError, KeyError) as exc:
-            return {"ok": False, "error": str(exc)}
+    def control_command(self, cmd, req):
+        if cmd == "set_capabilities":
+            ac = self.find_device(req.get("ac"))
+            changes = req.get("capabilities", {})
+            if not isinstance(changes, dict):
+                raise UsageError("'capabilities' must be an object")
+            merged = dict(ac.capabilities)
+            merged.update({k: coerce_capability(k, v) for k, v in changes.items()})
+            capability_pages(merged, ac.energy_format)
+            ac.capabilities = merged
+            return {"ok": True, "capabilities": dict(ac.capabilities)}
+        if cmd == "drop":
+            ac = self.find_device(req.get("ac"))
+            live = list(ac.conns)
+            for conn in live:
+                self._close_conn(conn, "drop (control)")
+            return {"ok": True, "closed": len(live)}
+        if cmd == "notify":
+            ac = self.find_device(req.get("ac"))
+            kind = req.get("kind")
+            kind = ac.behaviour["notification"] if kind is None else coerce_behaviour("notification", kind)
+            frame = self._notification_frame(ac, kind)
+            sent = 0
+            for conn in sorted(ac.conns, key=lambda c: c.id):
+                if conn.closed or (ac.protocol == "v3" and conn.session_key is None):
+                    continue  # V3: nothing is sent before the handshake
+                self._queue(conn, [self._wrap(conn, frame)])
+                self.add_log(ac, "notify", conn=conn.id, notification=kind, frame=frame.hex())
+                sent += 1
+            return {"ok": True, "sent": sent}
+        return super().control_command(cmd, req)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1974,28 +1807,7 @@ def main(argv=None):
     sim = Simulator(acs, args.control_host, control_port, args.log_max, args.verbose,
                     args.exit_on_stdin_eof, args.max_runtime)
 
-    def on_signal(signum, _frame):
-        sim.stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        sim.bind()
-    except (OSError, UsageError) as exc:
-        sys.stderr.write("midea_ac_sim: error: %s\n" % exc)
-        sim.close()
-        return 1
-    try:
-        sys.stdout.write(json.dumps(sim.ready_line()) + "\n")
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
-        pass
-    try:
-        sim.run()
-    finally:
-        sim.close()
-    return 0
-
+    return serve(sim)
 
 if __name__ == "__main__":
     sys.exit(main())

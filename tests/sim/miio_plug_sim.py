@@ -16,13 +16,11 @@ description, models, behaviour switches and the control protocol); the text is i
 import argparse
 import datetime
 import hashlib
-import heapq
 import ipaddress
 import json
 import os
 import random
 import selectors
-import signal
 import socket
 import struct
 import sys
@@ -37,6 +35,11 @@ except ImportError as exc:  # pragma: no cover - environment problem
         "miio_plug_sim: needs Debian's python3-miio; run it with /usr/bin/python3 (%s)\n" % exc
     )
     sys.exit(3)
+
+# sim_loop.py lies beside this file, also when a test loads this file as a module.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sim_loop import SimLoop, UsageError, serve  # noqa: E402
 
 HELLO_REQUEST = bytes.fromhex("21310020" + "ff" * 28)
 MAGIC = 0x2131
@@ -181,10 +184,6 @@ MODEL_ALIASES = {
     "cuco": "cuco.plug.v3",
     "cuco.v3": "cuco.plug.v3",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 class RpcError(Exception):
@@ -754,27 +753,21 @@ def garbage_datagrams(plug, kinds, reply_packet, rng):
 # The server
 
 
-class Simulator:
+class Simulator(SimLoop):
+    NAME = "miio_plug_sim"
+    DEVICE, DEVICES, DEVICE_NUMBER = "plug", "plugs", "did"
+
     def __init__(self, plugs, control_host="127.0.0.1", control_port=0, log_max=200000,
                  verbose=False, exit_on_stdin_eof=False, max_runtime=None):
-        self.plugs = plugs
-        self.control_host = control_host
-        self.control_port = control_port
+        super().__init__(control_host, control_port, max_runtime, exit_on_stdin_eof)
+        self.plugs = self.devices = plugs
         self.log = deque(maxlen=log_max)
         self.seq = 0
         self.verbose = verbose
-        self.exit_on_stdin_eof = exit_on_stdin_eof
-        self.deadline = time.monotonic() + max_runtime if max_runtime else None
-        self.sel = selectors.DefaultSelector()
-        self.timers = []
-        self.timer_seq = 0
-        self.stopping = False
         self.rng = random.Random(0xC10D)
-        self.clients = {}
-        self.listener = None
 
     # --- setup
-    def bind(self):
+    def bind_devices(self):
         names = set()
         for plug in self.plugs:
             if plug.name in names:
@@ -790,20 +783,8 @@ class Simulator:
             plug.sock = sock
             plug.port = sock.getsockname()[1]
             self.sel.register(sock, selectors.EVENT_READ, ("udp", plug))
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((self.control_host, self.control_port))
-        self.listener.listen(16)
-        self.listener.setblocking(False)
-        self.control_port = self.listener.getsockname()[1]
-        self.sel.register(self.listener, selectors.EVENT_READ, ("listen", None))
-        if self.exit_on_stdin_eof:
-            try:
-                self.sel.register(sys.stdin.fileno(), selectors.EVENT_READ, ("stdin", None))
-            except (ValueError, OSError):
-                pass
 
-    def close(self):
+    def close_devices(self):
         for plug in self.plugs:
             if plug.sock is not None:
                 try:
@@ -812,59 +793,14 @@ class Simulator:
                     pass
                 plug.sock.close()
                 plug.sock = None
-        for conn in list(self.clients):
-            self._drop_client(conn)
-        if self.listener is not None:
-            self.listener.close()
-        self.sel.close()
 
     def ready_line(self):
         return {"control_port": self.control_port, "control_host": self.control_host,
                 "pid": os.getpid(), "plugs": [p.summary() for p in self.plugs]}
 
-    # --- timers
-    def call_later(self, delay, fn):
-        self.timer_seq += 1
-        heapq.heappush(self.timers, (time.monotonic() + delay, self.timer_seq, fn))
-
-    # --- main loop
-    def run(self):
-        while not self.stopping:
-            now = time.monotonic()
-            if self.deadline is not None and now >= self.deadline:
-                self.note("max runtime reached, exiting")
-                break
-            timeout = 0.2
-            if self.timers:
-                timeout = max(0.0, min(timeout, self.timers[0][0] - now))
-            for key, events in self.sel.select(timeout):
-                kind, obj = key.data
-                try:
-                    if kind == "udp":
-                        self._on_udp(obj)
-                    elif kind == "listen":
-                        self._on_accept()
-                    elif kind == "client":
-                        self._on_client(key.fileobj, events)
-                    elif kind == "stdin":
-                        if not os.read(key.fd, 4096):
-                            self.note("stdin closed, exiting")
-                            self.stopping = True
-                except Exception as exc:  # keep serving whatever one handler did
-                    self.note("handler error (%s): %r" % (kind, exc))
-            now = time.monotonic()
-            fired = 0
-            while self.timers and self.timers[0][0] <= now and fired < 1000:
-                _, _, fn = heapq.heappop(self.timers)
-                fired += 1
-                try:
-                    fn()
-                except Exception as exc:
-                    self.note("timer error: %r" % (exc,))
-
-    def note(self, text):
-        sys.stderr.write("miio_plug_sim: %s\n" % text)
-        sys.stderr.flush()
+    def handle_event(self, kind, obj, fileobj, events):
+        if kind == "udp":
+            self._on_udp(obj)
 
     # --- request log
     def add_log(self, entry):
@@ -998,126 +934,16 @@ class Simulator:
         else:
             send()
 
-    # --- control channel
-    def _on_accept(self):
-        for _ in range(16):
-            try:
-                conn, _addr = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            conn.setblocking(False)
-            self.clients[conn] = {"in": b"", "out": b""}
-            self.sel.register(conn, selectors.EVENT_READ, ("client", None))
+    # --- control channel (the common commands: sim_loop.py)
+    def coerce_behaviour(self, key, value):
+        return _coerce_behaviour(key, value)
 
-    def _drop_client(self, conn):
-        self.clients.pop(conn, None)
-        try:
-            self.sel.unregister(conn)
-        except (KeyError, ValueError):
-            pass
-        conn.close()
-
-    def _on_client(self, conn, events):
-        st = self.clients.get(conn)
-        if st is None:
-            return
-        if events & selectors.EVENT_READ:
-            try:
-                chunk = conn.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                chunk = None
-            except OSError:
-                self._drop_client(conn)
-                return
-            if chunk == b"":
-                self._drop_client(conn)
-                return
-            if chunk:
-                st["in"] += chunk
-                if len(st["in"]) > 16 * 1024 * 1024:
-                    self._drop_client(conn)
-                    return
-                while b"\n" in st["in"]:
-                    line, st["in"] = st["in"].split(b"\n", 1)
-                    if line.strip():
-                        st["out"] += (json.dumps(self.control(line), default=str) + "\n").encode()
-        if st["out"]:
-            try:
-                sent = conn.send(st["out"])
-                st["out"] = st["out"][sent:]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                self._drop_client(conn)
-                return
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if st["out"] else 0)
-        self.sel.modify(conn, mask, ("client", None))
-
-    def find_plug(self, ref):
-        if ref is None:
-            raise UsageError("'plug' is required")
-        for p in self.plugs:
-            if ref == p.name or ref == p.address or ref == "%s:%d" % (p.address, p.port) or (
-                isinstance(ref, int) and not isinstance(ref, bool) and ref == p.did
-            ):
-                return p
-        raise UsageError("no plug %r" % (ref,))
-
-    def control(self, line):
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise UsageError("a request is a JSON object")
-            cmd = req.get("cmd")
-            if cmd == "ping":
-                return {"ok": True}
-            if cmd == "list":
-                return {"ok": True, "plugs": [p.summary() for p in self.plugs]}
-            if cmd == "state":
-                return {"ok": True, **self.find_plug(req.get("plug")).full_state()}
-            if cmd == "set_state":
-                plug = self.find_plug(req.get("plug"))
-                changes = req.get("state", {})
-                if not isinstance(changes, dict):
-                    raise UsageError("'state' must be an object")
-                plug.update_state(changes)
-                return {"ok": True, "state": dict(plug.state)}
-            if cmd in ("set_behaviour", "set_behavior"):
-                plug = self.find_plug(req.get("plug"))
-                changes = req.get("behaviour", req.get("behavior", {}))
-                if not isinstance(changes, dict):
-                    raise UsageError("'behaviour' must be an object")
-                coerced = {k: _coerce_behaviour(k, v) for k, v in changes.items()}
-                plug.behaviour.update(coerced)
-                return {"ok": True, "behaviour": dict(plug.behaviour)}
-            if cmd == "reboot":
-                plug = self.find_plug(req.get("plug"))
-                plug.reboot(uptime=float(req.get("uptime", 3.0)),
-                            keep_energy=_to_bool(req.get("keep_energy", False)))
-                return {"ok": True, **plug.full_state()}
-            if cmd == "log":
-                name = None
-                if req.get("plug") is not None:
-                    name = self.find_plug(req.get("plug")).name
-                since = int(req.get("since", 0))
-                kind = req.get("kind")
-                method = req.get("method")
-                entries = [
-                    e for e in self.log
-                    if e["seq"] > since and (name is None or e["plug"] == name)
-                    and (kind is None or e["kind"] == kind)
-                    and (method is None or e["method"] == method)
-                ]
-                return {"ok": True, "entries": entries, "next": self.seq}
-            if cmd == "clear_log":
-                self.log.clear()
-                return {"ok": True, "next": self.seq}
-            if cmd == "shutdown":
-                self.stopping = True
-                return {"ok": True}
-            raise UsageError("unknown cmd %r" % (cmd,))
-        except (UsageError, ValueError, TypeError) as exc:
-            return {"ok": False, "error": str(exc)}
+    def control_command(self, cmd, req):
+        if cmd == "reboot":
+            plug = self.find_device(req.get("plug"))
+            plug.reboot(uptime=float(req.get("uptime", 3.0)), keep_energy=_to_bool(req.get("keep_energy", False)))
+            return {"ok": True, **plug.full_state()}
+        return super().control_command(cmd, req)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1218,28 +1044,7 @@ def main(argv=None):
     sim = Simulator(plugs, args.control_host, control_port, args.log_max, args.verbose,
                     args.exit_on_stdin_eof, args.max_runtime)
 
-    def on_signal(signum, _frame):
-        sim.stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        sim.bind()
-    except (OSError, UsageError) as exc:
-        sys.stderr.write("miio_plug_sim: error: %s\n" % exc)
-        sim.close()
-        return 1
-    try:
-        sys.stdout.write(json.dumps(sim.ready_line()) + "\n")
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
-        pass
-    try:
-        sim.run()
-    finally:
-        sim.close()
-    return 0
-
+    return serve(sim)
 
 if __name__ == "__main__":
     sys.exit(main())
