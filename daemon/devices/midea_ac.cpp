@@ -8,7 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include "daemon/devices/poll_grid.h"
 #include "daemon/model/json_excerpt.h"
 #include "daemon/model/switch_value.h"
 #include "protocols/midea/ac_commands.h"
@@ -102,7 +101,7 @@ MideaAc::MideaAc(std::string id, config::MideaDeviceConfig config, DeviceContext
     : model::Device(std::move(id), context.listener),
       config_(std::move(config)),
       context_(context),
-      poll_timer_(context.io),
+      poll_loop_(context.io, config_.poll_interval, [this] { poll(); }),
       features_(midea_ac_default_features()),
       availability_(kMissesToOffline),
       state_file_(context.state_dir, "midea_" + this->id()) {}
@@ -215,13 +214,13 @@ void MideaAc::start() {
     }
   }
   description_changed();
-  schedule_poll(std::chrono::milliseconds(0));
+  poll_loop_.start();
 }
 
 void MideaAc::stop() {
   if (!started_) return;
   started_ = false;
-  poll_timer_.cancel();
+  poll_loop_.stop();
   if (session_) session_->stop();
   session_.reset();
   report_rejects(true);
@@ -230,25 +229,11 @@ void MideaAc::stop() {
 }
 
 void MideaAc::refresh() {
-  if (!started_) return;
-  if (polling_) {
-    poll_again_ = true;
-    return;
-  }
-  schedule_poll(std::chrono::milliseconds(0));
+  if (started_) poll_loop_.refresh();
 }
 
-void MideaAc::schedule_poll(std::chrono::milliseconds delay) {
-  poll_timer_.expires_after(delay);
-  poll_timer_.async_wait([alive = std::weak_ptr<int>(alive_), this](const boost::system::error_code& error) {
-    if (error || alive.expired() || !started_) return;
-    poll();
-  });
-}
-
+// Started by poll_loop_, which runs one poll at a time; every path ends in poll_finished().
 void MideaAc::poll() {
-  if (polling_ || !session_) return;
-  polling_ = true;
   if (!capabilities_asked_) {
     pending_capabilities_ = {};
     pending_pages_.clear();
@@ -312,11 +297,7 @@ void MideaAc::adopt_capabilities(const midea::AcCapabilities& capabilities) {
   saved_pages_ = pending_pages_;
   if (!capabilities.other_ids.empty()) {
     std::string ids;
-    for (const std::uint16_t id : capabilities.other_ids) {
-      char text[8];
-      std::snprintf(text, sizeof text, "0x%04X", id);
-      ids += ids.empty() ? text : std::string(" ") + text;
-    }
+    for (const std::uint16_t id : capabilities.other_ids) ids += (ids.empty() ? "" : " ") + hex_literal(id, 4, HexCase::upper);
     spdlog::debug("{}: capabilities without a reader: {}", id(), ids);
   }
   if (!changed) return;
@@ -490,18 +471,11 @@ void MideaAc::on_poll_failed(const RequestResult& result, std::string_view step)
 }
 
 void MideaAc::poll_finished() {
-  polling_ = false;
-  if (!started_) return;
-  report_rejects(false);
-  remember(false);
-  if (poll_again_) {
-    poll_again_ = false;
-    schedule_poll(std::chrono::milliseconds(0));
-    return;
+  if (started_) {
+    report_rejects(false);
+    remember(false);
   }
-  // On the grid all devices with this interval share: their timers expire in one wake-up.
-  const auto now = std::chrono::steady_clock::now();
-  schedule_poll(std::chrono::ceil<std::chrono::milliseconds>(next_grid_point(now, config_.poll_interval) - now));
+  poll_loop_.finished();
 }
 
 // ---- what the session reports besides answers --------------------------------------------------

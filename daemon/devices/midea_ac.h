@@ -26,6 +26,7 @@
 #include "daemon/devices/device_context.h"
 #include "daemon/devices/energy_counter.h"
 #include "daemon/devices/midea_ac_state_json.h"
+#include "daemon/devices/poll_loop.h"
 #include "daemon/model/device.h"
 #include "daemon/devices/state_store.h"
 #include "protocols/midea/ac_capabilities.h"
@@ -65,7 +66,6 @@ class MideaAc : public model::Device {
   midea::LanSession::Callback guarded(Handler handler);
   std::uint8_t next_message_id() { return ++message_id_; }
 
-  void schedule_poll(std::chrono::milliseconds delay);
   void poll();
   void query_capabilities(int page_index);
   void adopt_capabilities(const midea::AcCapabilities& capabilities);
@@ -98,11 +98,9 @@ class MideaAc : public model::Device {
   config::MideaDeviceConfig config_;
   DeviceContext context_;
   std::shared_ptr<midea::LanSession> session_;
-  boost::asio::steady_timer poll_timer_;
+  PollLoop poll_loop_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // callbacks hold a weak_ptr to it
   bool started_ = false;
-  bool polling_ = false;
-  bool poll_again_ = false;
   std::uint8_t message_id_ = 0;
 
   // Capabilities: asked once per run; saved pages let a restart declare the right entities at once.

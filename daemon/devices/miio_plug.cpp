@@ -7,7 +7,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/devices/poll_grid.h"
 #include "daemon/model/switch_value.h"
 
 namespace cloudless {
@@ -98,7 +97,7 @@ MiioPlug::MiioPlug(std::string id, config::MiioDeviceConfig config, DeviceContex
     : model::Device(std::move(id), context.listener),
       config_(std::move(config)),
       context_(context),
-      poll_timer_(context.io),
+      poll_loop_(context.io, config_.poll_interval, [this] { poll(); }),
       switch_timer_(context.io),
       availability_(config_.poll_interval * 3),
       state_file_(context.state_dir, "miio_" + this->id(), kStateWriteInterval) {
@@ -208,13 +207,13 @@ void MiioPlug::start() {
   session_ = miio::Session::create(context_.io, options);
 
   if (did_) description_changed();
-  schedule_poll(std::chrono::milliseconds(0));
+  poll_loop_.start();
 }
 
 void MiioPlug::stop() {
   if (!started_) return;
   started_ = false;
-  poll_timer_.cancel();
+  poll_loop_.stop();
   if (session_) session_->stop();
   session_.reset();
   switch_timer_.cancel();
@@ -225,25 +224,11 @@ void MiioPlug::stop() {
 }
 
 void MiioPlug::refresh() {
-  if (!started_) return;
-  if (polling_) {
-    poll_again_ = true;
-    return;
-  }
-  schedule_poll(std::chrono::milliseconds(0));
+  if (started_) poll_loop_.refresh();
 }
 
-void MiioPlug::schedule_poll(std::chrono::milliseconds delay) {
-  poll_timer_.expires_after(delay);
-  poll_timer_.async_wait([alive = std::weak_ptr<int>(alive_), this](const boost::system::error_code& error) {
-    if (error || alive.expired() || !started_) return;
-    poll();
-  });
-}
-
+// Started by poll_loop_, which runs one poll at a time; every path ends in poll_finished().
 void MiioPlug::poll() {
-  if (polling_) return;
-  polling_ = true;
   commands_sent_at_poll_start_ = commands_sent_;
   if (!model_known_)
     poll_info();
@@ -385,7 +370,7 @@ void MiioPlug::on_reading(const miio::PlugReading& reading) {
     // A command went out while this reading was being taken: it may show the state from before the
     // command, and published after the command's own update it would switch the entity back.
     spdlog::debug("{}: reading begun before a command dropped; reading again", id());
-    poll_again_ = true;
+    poll_loop_.refresh();
     poll_finished();
     return;
   }
@@ -460,18 +445,7 @@ void MiioPlug::note_silence(const miio::CallResult& result) {
   }
 }
 
-void MiioPlug::poll_finished() {
-  polling_ = false;
-  if (!started_) return;
-  if (poll_again_) {
-    poll_again_ = false;
-    schedule_poll(std::chrono::milliseconds(0));
-    return;
-  }
-  // On the grid all devices with this interval share: their timers expire in one wake-up.
-  const auto now = std::chrono::steady_clock::now();
-  schedule_poll(std::chrono::ceil<std::chrono::milliseconds>(next_grid_point(now, config_.poll_interval) - now));
-}
+void MiioPlug::poll_finished() { poll_loop_.finished(); }
 
 model::CommandError MiioPlug::command(const nlohmann::json& changes) {
   if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/devices/device_context.h"
 #include "daemon/devices/energy_counter.h"
+#include "daemon/devices/poll_loop.h"
 #include "daemon/model/device.h"
 #include "daemon/devices/state_store.h"
 #include "protocols/miio/plug_models.h"
@@ -94,7 +95,6 @@ class MiioPlug : public model::Device {
     Clock::time_point given_at;
   };
 
-  void schedule_poll(std::chrono::milliseconds delay);
   void poll();
   void poll_info();
   void poll_state();
@@ -120,11 +120,9 @@ class MiioPlug : public model::Device {
   config::MiioDeviceConfig config_;
   DeviceContext context_;
   std::shared_ptr<miio::Session> session_;
-  boost::asio::steady_timer poll_timer_;
+  PollLoop poll_loop_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // callbacks hold a weak_ptr to it
   bool started_ = false;
-  bool polling_ = false;
-  bool poll_again_ = false;
 
   miio::PlugModel model_;  // set through use_model(), which keeps the two below in step
   miio::EncodedParams legacy_get_prop_params_;        // the poll's get_prop parameters
