@@ -27,23 +27,6 @@ using nlohmann::json;
 constexpr int kMeasurementExpiry = 3600;
 constexpr int kLongExpiry = 25 * 3600;
 
-// The state key of a quantity. Several quantities share one: motion sensors and presence sensors both
-// say "occupancy" (zigbee2mqtt's name, docs/contract.md), and every event lands in "action".
-std::string state_key(Quantity quantity) {
-  switch (quantity) {
-    case Quantity::opening: return "contact";  // inverted: contact true = closed (docs/contract.md)
-    case Quantity::motion: return "occupancy";
-    case Quantity::power: return "power_state";  // "power" is watts on plugs
-    case Quantity::low_battery: return "battery_low";
-    case Quantity::toothbrush: return "brushing";
-    case Quantity::kettle_state:
-    case Quantity::motion_event:
-    case Quantity::button:
-    case Quantity::lock_event: return "action";
-    default: return std::string(ble::quantity_name(quantity));
-  }
-}
-
 bool is_event(Quantity quantity) { return ble::quantity_info(quantity).kind == ble::ValueKind::event; }
 
 std::optional<int> expiry(Quantity quantity, bool sleepy) {
@@ -83,62 +66,80 @@ model::Entity action_entity() {
   return e;
 }
 
-model::Entity entity_for(Quantity quantity, bool sleepy) {
+// Every quantity's entity, declared once: its state key, component, classes, unit and name. The state
+// key comes from here too. Several quantities share one key: motion and presence sensors both say
+// "occupancy" (zigbee2mqtt's name, docs/contract.md), "contact" is the inverted opening (true =
+// closed), "power_state" because "power" is watts on plugs, and every event lands in "action".
+model::Entity declared_entity(Quantity quantity) {
   namespace presets = model::presets;
-  model::Entity e = [quantity]() -> model::Entity {
-    switch (quantity) {
-      case Quantity::temperature: return presets::temperature();
-      case Quantity::humidity: return presets::humidity();
-      case Quantity::battery: return presets::battery();
-      case Quantity::illuminance: return presets::illuminance();
-      case Quantity::moisture: return presets::moisture();
-      case Quantity::conductivity: return presets::conductivity();
-      case Quantity::formaldehyde: return presets::formaldehyde();
-      case Quantity::consumable: return plain_sensor("consumable", "Consumable", "%").with_icon("mdi:gauge");
-      case Quantity::no_motion_time: return presets::duration("no_motion_time", "No motion time");
-      case Quantity::pressure_present_time: return presets::duration("pressure_present_time", "Pressure present time");
-      case Quantity::pressure_absent_time: return presets::duration("pressure_absent_time", "Pressure absent time");
-      case Quantity::toothbrush_counter: return plain_sensor("toothbrush_counter", "Brushing counter");
-      case Quantity::toothbrush_score: return plain_sensor("toothbrush_score", "Brushing score");
-      case Quantity::weight: {
-        model::Entity weight = plain_sensor("weight", "Weight", "kg");
-        weight.device_class = "weight";
-        return weight;
-      }
-      case Quantity::impedance_low: return plain_sensor("impedance_low", "Impedance (50 kHz)", "Ω").with_icon("mdi:omega");
-      case Quantity::impedance_high: return plain_sensor("impedance_high", "Impedance (250 kHz)", "Ω").with_icon("mdi:omega");
-      case Quantity::heart_rate: return plain_sensor("heart_rate", "Heart rate", "bpm").with_icon("mdi:heart-pulse");
-      case Quantity::profile_id: return text_sensor("profile_id", "Profile", "mdi:account");
-      case Quantity::lock_method: return text_sensor("lock_method", "Lock method", "mdi:key-chain-variant");
-      case Quantity::key_id: return text_sensor("key_id", "Key", "mdi:key");
-      case Quantity::opening: return presets::binary("contact", "door", /*inverted=*/true);
-      case Quantity::door_left_open: return presets::binary("door_left_open", "problem").named("Left open");
-      case Quantity::motion: return presets::binary("occupancy", "motion");
-      case Quantity::occupancy: return presets::binary("occupancy", "occupancy");
-      case Quantity::light: return presets::binary("light", "light");
-      case Quantity::water_leak: return presets::binary("water_leak", "moisture");
-      case Quantity::smoke: return presets::binary("smoke", "smoke");
-      case Quantity::power: return presets::binary("power_state", "power");
-      case Quantity::low_battery: return presets::binary("battery_low", "battery").named("Battery low").diagnostic();
-      case Quantity::tamper: return presets::binary("tamper", "tamper");
-      case Quantity::toothbrush: return presets::binary("brushing", "running").named("Brushing");
-      case Quantity::top_splash: return presets::binary("top_splash", "moisture").named("Top splash");
-      case Quantity::occupancy_close_range:
-        return presets::binary("occupancy_close_range", "occupancy").named("Occupancy close range");
-      case Quantity::stabilized: return presets::binary("stabilized", "").named("Stabilized").with_icon("mdi:scale-bathroom");
-      // HA's lock class reads "on" as unlocked: inverted, like contact.
-      case Quantity::locked: return presets::binary("locked", "lock", /*inverted=*/true);
-      case Quantity::armed: return presets::binary("armed", "").named("Armed").with_icon("mdi:shield-lock");
-      case Quantity::fingerprint: return presets::binary("fingerprint", "").named("Fingerprint").with_icon("mdi:fingerprint");
-      case Quantity::door_pried: return presets::binary("door_pried", "tamper").named("Door pried");
-      case Quantity::door_stuck: return presets::binary("door_stuck", "problem").named("Door stuck");
-      case Quantity::kettle_state: return action_entity().with_icon("mdi:kettle");
-      case Quantity::motion_event:
-      case Quantity::button:
-      case Quantity::lock_event: return action_entity();
+  switch (quantity) {
+    case Quantity::temperature: return presets::temperature();
+    case Quantity::humidity: return presets::humidity();
+    case Quantity::battery: return presets::battery();
+    case Quantity::illuminance: return presets::illuminance();
+    case Quantity::moisture: return presets::moisture();
+    case Quantity::conductivity: return presets::conductivity();
+    case Quantity::formaldehyde: return presets::formaldehyde();
+    case Quantity::consumable: return plain_sensor("consumable", "Consumable", "%").with_icon("mdi:gauge");
+    case Quantity::no_motion_time: return presets::duration("no_motion_time", "No motion time");
+    case Quantity::pressure_present_time: return presets::duration("pressure_present_time", "Pressure present time");
+    case Quantity::pressure_absent_time: return presets::duration("pressure_absent_time", "Pressure absent time");
+    case Quantity::toothbrush_counter: return plain_sensor("toothbrush_counter", "Brushing counter");
+    case Quantity::toothbrush_score: return plain_sensor("toothbrush_score", "Brushing score");
+    case Quantity::weight: {
+      model::Entity weight = plain_sensor("weight", "Weight", "kg");
+      weight.device_class = "weight";
+      return weight;
     }
-    return action_entity();
+    case Quantity::impedance_low: return plain_sensor("impedance_low", "Impedance (50 kHz)", "Ω").with_icon("mdi:omega");
+    case Quantity::impedance_high: return plain_sensor("impedance_high", "Impedance (250 kHz)", "Ω").with_icon("mdi:omega");
+    case Quantity::heart_rate: return plain_sensor("heart_rate", "Heart rate", "bpm").with_icon("mdi:heart-pulse");
+    case Quantity::profile_id: return text_sensor("profile_id", "Profile", "mdi:account");
+    case Quantity::lock_method: return text_sensor("lock_method", "Lock method", "mdi:key-chain-variant");
+    case Quantity::key_id: return text_sensor("key_id", "Key", "mdi:key");
+    case Quantity::opening: return presets::binary("contact", "door", /*inverted=*/true);
+    case Quantity::door_left_open: return presets::binary("door_left_open", "problem").named("Left open");
+    case Quantity::motion: return presets::binary("occupancy", "motion");
+    case Quantity::occupancy: return presets::binary("occupancy", "occupancy");
+    case Quantity::light: return presets::binary("light", "light");
+    case Quantity::water_leak: return presets::binary("water_leak", "moisture");
+    case Quantity::smoke: return presets::binary("smoke", "smoke");
+    case Quantity::power: return presets::binary("power_state", "power");
+    case Quantity::low_battery: return presets::binary("battery_low", "battery").named("Battery low").diagnostic();
+    case Quantity::tamper: return presets::binary("tamper", "tamper");
+    case Quantity::toothbrush: return presets::binary("brushing", "running").named("Brushing");
+    case Quantity::top_splash: return presets::binary("top_splash", "moisture").named("Top splash");
+    case Quantity::occupancy_close_range:
+      return presets::binary("occupancy_close_range", "occupancy").named("Occupancy close range");
+    case Quantity::stabilized: return presets::binary("stabilized", "").named("Stabilized").with_icon("mdi:scale-bathroom");
+    // HA's lock class reads "on" as unlocked: inverted, like contact.
+    case Quantity::locked: return presets::binary("locked", "lock", /*inverted=*/true);
+    case Quantity::armed: return presets::binary("armed", "").named("Armed").with_icon("mdi:shield-lock");
+    case Quantity::fingerprint: return presets::binary("fingerprint", "").named("Fingerprint").with_icon("mdi:fingerprint");
+    case Quantity::door_pried: return presets::binary("door_pried", "tamper").named("Door pried");
+    case Quantity::door_stuck: return presets::binary("door_stuck", "problem").named("Door stuck");
+    case Quantity::kettle_state: return action_entity().with_icon("mdi:kettle");
+    case Quantity::motion_event:
+    case Quantity::button:
+    case Quantity::lock_event: return action_entity();
+  }
+  return action_entity();
+}
+
+// The declarations, built once (a state key is looked up for every advert).
+const model::Entity& quantity_entity(Quantity quantity) {
+  static const std::vector<model::Entity> table = [] {
+    std::vector<model::Entity> entities;
+    for (std::size_t i = 0; i < ble::kQuantityCount; ++i) entities.push_back(declared_entity(static_cast<Quantity>(i)));
+    return entities;
   }();
+  return table[static_cast<std::size_t>(quantity)];
+}
+
+const std::string& state_key(Quantity quantity) { return quantity_entity(quantity).key; }
+
+model::Entity entity_for(Quantity quantity, bool sleepy) {
+  model::Entity e = quantity_entity(quantity);
   if (const auto seconds = expiry(quantity, sleepy)) e.expires_after(*seconds);
   return e;
 }
