@@ -43,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - environment problem
 # sim_loop.py lies beside this file, also when a test loads this file as a module.
 if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sim_loop import SimLoop, UsageError, serve  # noqa: E402
+from sim_loop import SimLoop, UsageError, add_loop_arguments, simulator_main  # noqa: E402
 
 HELP_EPILOG = r"""
 AC DESCRIPTION
@@ -1763,51 +1763,25 @@ def build_parser():
     parser.add_argument("--first-address", default="127.0.0.2", help="first address for --generate")
     parser.add_argument("--protocol", default="v3", choices=("v2", "v3"), help="protocol for --generate")
     parser.add_argument("--port", type=int, default=6444, help="TCP port for --generate ACs (0: free)")
-    parser.add_argument("--control-host", default="127.0.0.1", help="control channel address (loopback)")
-    parser.add_argument("--control-port", type=int, default=None, help="control TCP port (default 0: free)")
-    parser.add_argument("--log-max", type=int, default=200000, help="log entries kept")
-    parser.add_argument("--verbose", action="store_true", help="print every log entry on stderr")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin closes")
-    parser.add_argument("--max-runtime", type=float, default=None, metavar="S",
-                        help="exit after S seconds (safety bound)")
+    add_loop_arguments(parser)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        specs = []
-        control_port = 0
-        if args.config:
-            with open(args.config, encoding="utf-8") as f:
-                doc = json.load(f)
-            if isinstance(doc, dict):
-                specs.extend(doc.get("acs", []))
-                control_port = int(doc.get("control_port", 0))
-            elif isinstance(doc, list):
-                specs.extend(doc)
-            else:
-                raise UsageError("%s: expected an object or a list" % args.config)
-        specs.extend(parse_ac_spec(s) for s in args.ac)
+    def specs_from_options(args):
+        specs = [parse_ac_spec(s) for s in args.ac]
         if args.generate:
             specs.extend(generated_acs(args.generate, args.first_address, args.protocol, args.port))
-        if not specs:
-            raise UsageError("no ACs: give --config, --ac or --generate")
-        if args.control_port is not None:
-            control_port = args.control_port
-        if not ipaddress.IPv4Address(args.control_host).is_loopback:
-            raise UsageError("--control-host must be a loopback address")
+        return specs
+
+    def make_simulator(args, specs, control_port):
         acs = [AC(spec, i) for i, spec in enumerate(specs)]
-    except (UsageError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
-        parser.print_usage(sys.stderr)
-        sys.stderr.write("midea_ac_sim: error: %s\n" % exc)
-        return 2
+        return Simulator(acs, args.control_host, control_port, args.log_max, args.verbose,
+                         args.exit_on_stdin_eof, args.max_runtime)
 
-    sim = Simulator(acs, args.control_host, control_port, args.log_max, args.verbose,
-                    args.exit_on_stdin_eof, args.max_runtime)
+    return simulator_main("midea_ac_sim", build_parser(), argv, "acs", specs_from_options,
+                          "no ACs: give --config, --ac or --generate", make_simulator)
 
-    return serve(sim)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - environment problem
 # sim_loop.py lies beside this file, also when a test loads this file as a module.
 if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sim_loop import SimLoop, UsageError, serve  # noqa: E402
+from sim_loop import SimLoop, UsageError, add_loop_arguments, simulator_main  # noqa: E402
 
 HELLO_REQUEST = bytes.fromhex("21310020" + "ff" * 28)
 MAGIC = 0x2131
@@ -999,52 +999,26 @@ def build_parser():
                         help="comma-separated models cycled by --generate")
     parser.add_argument("--port", type=int, default=54321, help="UDP port for --generate plugs (0: free)")
     parser.add_argument("--token", default=None, help="token for --generate plugs (default: per name)")
-    parser.add_argument("--control-host", default="127.0.0.1", help="control channel address (loopback)")
-    parser.add_argument("--control-port", type=int, default=None, help="control TCP port (default 0: free)")
-    parser.add_argument("--log-max", type=int, default=200000, help="request log entries kept")
-    parser.add_argument("--verbose", action="store_true", help="print every log entry on stderr")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin closes")
-    parser.add_argument("--max-runtime", type=float, default=None, metavar="S",
-                        help="exit after S seconds (safety bound)")
+    add_loop_arguments(parser)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        specs = []
-        control_port = 0
-        if args.config:
-            with open(args.config, encoding="utf-8") as f:
-                doc = json.load(f)
-            if isinstance(doc, dict):
-                specs.extend(doc.get("plugs", []))
-                control_port = int(doc.get("control_port", 0))
-            elif isinstance(doc, list):
-                specs.extend(doc)
-            else:
-                raise UsageError("%s: expected an object or a list" % args.config)
-        specs.extend(parse_plug_spec(s) for s in args.plug)
+    def specs_from_options(args):
+        specs = [parse_plug_spec(s) for s in args.plug]
         if args.generate:
             models = [m.strip() for m in args.models.split(",") if m.strip()]
             specs.extend(generated_plugs(args.generate, args.first_address, models, args.port, args.token))
-        if not specs:
-            raise UsageError("no plugs: give --config, --plug or --generate")
-        if args.control_port is not None:
-            control_port = args.control_port
-        if not ipaddress.IPv4Address(args.control_host).is_loopback:
-            raise UsageError("--control-host must be a loopback address")
+        return specs
+
+    def make_simulator(args, specs, control_port):
         plugs = [Plug(spec, i) for i, spec in enumerate(specs)]
-    except (UsageError, ValueError, OSError, json.JSONDecodeError) as exc:
-        parser.print_usage(sys.stderr)
-        sys.stderr.write("miio_plug_sim: error: %s\n" % exc)
-        return 2
+        return Simulator(plugs, args.control_host, control_port, args.log_max, args.verbose,
+                         args.exit_on_stdin_eof, args.max_runtime)
 
-    sim = Simulator(plugs, args.control_host, control_port, args.log_max, args.verbose,
-                    args.exit_on_stdin_eof, args.max_runtime)
+    return simulator_main("miio_plug_sim", build_parser(), argv, "plugs", specs_from_options,
+                          "no plugs: give --config, --plug or --generate", make_simulator)
 
-    return serve(sim)
 
 if __name__ == "__main__":
     sys.exit(main())

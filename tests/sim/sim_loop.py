@@ -21,6 +21,7 @@ simulator died); max_runtime bounds every run even when nobody stops it.
 """
 
 import heapq
+import ipaddress
 import json
 import os
 import selectors
@@ -292,3 +293,48 @@ def serve(sim):
     finally:
         sim.close()
     return 0
+
+
+def add_loop_arguments(parser):
+    """The options every simulator takes: its control channel, its log, and the bounds on its run."""
+    parser.add_argument("--control-host", default="127.0.0.1", help="control channel address (loopback)")
+    parser.add_argument("--control-port", type=int, default=None, help="control TCP port (default 0: free)")
+    parser.add_argument("--log-max", type=int, default=200000, help="log entries kept")
+    parser.add_argument("--verbose", action="store_true", help="print every log entry on stderr")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin closes")
+    parser.add_argument("--max-runtime", type=float, default=None, metavar="S",
+                        help="exit after S seconds (safety bound)")
+
+
+def simulator_main(name, parser, argv, devices_key, specs_from_options, no_devices, make_simulator):
+    """A simulator's main(): the device descriptions from --config (a JSON list, or an object with
+    `devices_key` and "control_port"), then from the other options (`specs_from_options(args)`), then
+    `make_simulator(args, specs, control_port)`, then serve(). Exit code 2 for bad options or
+    descriptions, with `no_devices` when there are none."""
+    args = parser.parse_args(argv)
+    try:
+        specs = []
+        control_port = 0
+        if args.config:
+            with open(args.config, encoding="utf-8") as f:
+                doc = json.load(f)
+            if isinstance(doc, dict):
+                specs.extend(doc.get(devices_key, []))
+                control_port = int(doc.get("control_port", 0))
+            elif isinstance(doc, list):
+                specs.extend(doc)
+            else:
+                raise UsageError("%s: expected an object or a list" % args.config)
+        specs.extend(specs_from_options(args))
+        if not specs:
+            raise UsageError(no_devices)
+        if args.control_port is not None:
+            control_port = args.control_port
+        if not ipaddress.IPv4Address(args.control_host).is_loopback:
+            raise UsageError("--control-host must be a loopback address")
+        sim = make_simulator(args, specs, control_port)
+    except (UsageError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("%s: error: %s\n" % (name, exc))
+        return 2
+    return serve(sim)

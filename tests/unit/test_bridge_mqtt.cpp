@@ -660,7 +660,11 @@ TEST_CASE("bridge: a burst of availability changes publishes bridge/devices once
   REQUIRE(observer->wait_for(devices_online, kWait, from));
   std::this_thread::sleep_for(300ms);  // a second list would have come by now
   CHECK(observer->all("cloudless/bridge/devices").size() == lists_before + 1);
-  CHECK(observer->all("cloudless/fake/availability").size() == availability_before + 50);
+  // 50, and one more when the bridge's own republish after connecting (1-3 s after it, a random
+  // delay) falls into this window.
+  const std::size_t availability = observer->all("cloudless/fake/availability").size() - availability_before;
+  CHECK(availability >= 50);
+  CHECK(availability <= 51);
 }
 
 TEST_CASE("bridge: Home Assistant's birth message triggers a republish", "[bridge]") {
