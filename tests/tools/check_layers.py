@@ -63,13 +63,13 @@ def load_layers(source_dir, layers_file):
 
 def closure(layers, name):
     """The layer itself, every layer it links through other layers, and every package named on the way."""
-    seen, todo = set(), [name]
-    while todo:
-        current = todo.pop()
+    seen, waiting = set(), [name]
+    while waiting:
+        current = waiting.pop()
         if current in seen:
             continue
         seen.add(current)
-        todo.extend(layers[current]["links"] if current in layers else [])
+        waiting.extend(layers[current]["links"] if current in layers else [])
     return seen
 
 
