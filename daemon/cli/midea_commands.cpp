@@ -15,9 +15,7 @@
 #include "daemon/cli/commands.h"
 #include "daemon/devices/midea_ac_state_json.h"
 #include "protocols/common/bytes.h"
-#include "protocols/midea/ac_commands.h"
-#include "protocols/midea/ac_frame.h"
-#include "protocols/midea/ac_group_data.h"
+#include "protocols/midea/ac_client.h"
 #include "protocols/midea/discovery_codec.h"
 #include "protocols/midea/lan_discovery.h"
 #include "protocols/midea/lan_session.h"
@@ -27,8 +25,6 @@ namespace cloudless::cli {
 namespace asio = boost::asio;
 
 namespace {
-
-constexpr int kMaxCapabilityPages = 4;
 
 std::chrono::milliseconds seconds_to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
@@ -60,108 +56,60 @@ std::optional<std::string> secret_text(const std::string& inline_value, const st
   return trimmed(text.str());
 }
 
-// One run: capabilities (all pages), state, then power/energy and humidity where the unit has them.
+// One poll by midea::AcClient, the daemon's own sequence: capabilities (all pages), state, then
+// power/energy and humidity where the unit has them. What went wrong on the way becomes notes.
 class QueryRun {
  public:
   QueryRun(asio::io_context& io, std::shared_ptr<midea::LanSession> session, midea::EnergyFormat format,
            std::chrono::milliseconds overall)
-      : session_(std::move(session)), format_(format), deadline_(io) {
+      : session_(std::move(session)),
+        client_([this](Bytes frame, std::uint8_t reply_body_type,
+                       midea::LanSession::Callback done) { session_->request(std::move(frame), reply_body_type, std::move(done)); },
+                format, events()),
+        deadline_(io) {
     // Every request is bounded by the session; this only guards against a session that never calls back.
     deadline_.expires_after(overall);
     deadline_.async_wait([this](const boost::system::error_code& error) {
       if (error || done_) return;
-      failure_ = midea::RequestResult{midea::RequestFailure::timeout, {}, "no result in time"};
-      failed_step_ = "query";
+      failure = midea::RequestResult{midea::RequestFailure::timeout, {}, "no result in time"};
+      failed_step = "query";
       finish();
     });
   }
 
-  void start() { ask_capabilities(0); }
+  void start() {
+    client_.poll([this](const midea::AcPollOutcome& outcome) {
+      for (const std::string& step : outcome.unanswered) notes.push_back("no answer to the " + step + " query");
+      if (outcome.failure && !outcome.state_read) {
+        failure = outcome.failure;
+        failed_step = outcome.step;
+      } else if (outcome.failure) {
+        notes.push_back("the " + outcome.step + " failed: " +
+                        std::string(midea::request_failure_name(outcome.failure->failure)) +
+                        (outcome.failure->detail.empty() ? "" : ": " + outcome.failure->detail));
+      }
+      finish();
+    });
+  }
 
-  bool capabilities_answered = false;
-  midea::AcCapabilities capabilities;
-  std::optional<midea::AcState> state;
+  const midea::AcClient& client() const { return client_; }
+
   MideaAcReadings readings;
-  std::optional<midea::RequestResult> failure_;
-  std::string failed_step_;
+  std::optional<midea::RequestResult> failure;
+  std::string failed_step;
   std::vector<std::string> notes;  // rejected frames and skipped steps, for stderr
 
  private:
-  std::uint8_t next_id() { return ++message_id_; }
-
-  void ask_capabilities(int page_index) {
-    const auto page = page_index == 0 ? midea::CapabilitiesPage::first : midea::CapabilitiesPage::additional;
-    session_->request(midea::encode_ac_query_capabilities(next_id(), page), midea::body_type::kCapabilities,
-                      [this, page_index](const midea::RequestResult& result) {
-                        if (!result.ok()) {
-                          if (result.failure != midea::RequestFailure::timeout) return fail(result, "capabilities query");
-                          if (page_index == 0) notes.push_back("the unit did not answer the capabilities query");
-                          return ask_state();
-                        }
-                        // A frame-type-0x03 answer: the session never takes a notification (frame
-                        // type 0x04/0x05, such as the B5 property notification) for a reply.
-                        const auto parsed = midea::parse_ac_capabilities(result.reply.body);
-                        if (!parsed) {
-                          notes.push_back("unreadable capabilities page: " + parsed.error().describe());
-                          return ask_state();
-                        }
-                        midea::merge_ac_capabilities(capabilities, parsed->capabilities);
-                        capabilities_answered = true;
-                        if (parsed->more_pages && page_index + 1 < kMaxCapabilityPages)
-                          return ask_capabilities(page_index + 1);
-                        ask_state();
-                      });
-  }
-
-  void ask_state() {
-    session_->request(midea::encode_ac_query_state(next_id()), midea::body_type::kState,
-                      [this](const midea::RequestResult& result) {
-                        if (!result.ok()) return fail(result, "state query");
-                        const auto parsed = midea::parse_ac_state(result.reply.body);
-                        if (!parsed) {
-                          return fail({midea::RequestFailure::timeout, {}, "unreadable answer: " + parsed.error().describe()},
-                                      "state query");
-                        }
-                        state = *parsed;
-                        const midea::AcFeatures features = this->features();
-                        // The daemon asks group 4 when the unit claims a meter or says nothing about one.
-                        if (features.energy_stats || !capabilities.energy_stats.has_value()) return ask_group(4);
-                        ask_group(5);
-                      });
-  }
-
-  void ask_group(std::uint8_t group) {
-    if (group == 5 && !features().humidity) return finish();
-    session_->request(midea::encode_ac_query_group_data(group, next_id()), midea::body_type::kGroupData,
-                      [this, group](const midea::RequestResult& result) {
-                        if (result.ok()) {
-                          const auto data = midea::parse_ac_group_data(result.reply.body, format_);
-                          if (data && data->group == group) {
-                            if (data->power) readings.power = data->power;
-                            if (data->total_energy) readings.energy = data->total_energy;
-                            if (data->indoor_humidity) readings.indoor_humidity = data->indoor_humidity;
-                          } else {
-                            notes.push_back("unreadable group " + std::to_string(group) + " answer");
-                          }
-                        } else {
-                          notes.push_back("no answer to the group " + std::to_string(group) + " query (" +
-                                          std::string(midea::request_failure_name(result.failure)) + ")");
-                        }
-                        if (group == 4) return ask_group(5);
-                        finish();
-                      });
-  }
-
- public:
-  midea::AcFeatures features() const {
-    return capabilities_answered ? midea::summarize_ac_capabilities(capabilities) : midea_ac_default_features();
-  }
-
- private:
-  void fail(const midea::RequestResult& result, const char* step) {
-    failure_ = result;
-    failed_step_ = step;
-    finish();
+  midea::AcClientEvents events() {
+    midea::AcClientEvents events;
+    events.group_data = [this](const midea::AcGroupData& data, bool) {
+      if (data.power) readings.power = data.power;
+      if (data.total_energy) readings.energy = data.total_energy;
+      if (data.indoor_humidity) readings.indoor_humidity = data.indoor_humidity;
+    };
+    events.meter_absent = [this](const std::string& why) { notes.push_back(why); };
+    events.reject = [this](const std::string& what) { notes.push_back("unreadable answer: " + what); };
+    return events;
   }
 
   void finish() {
@@ -172,9 +120,8 @@ class QueryRun {
   }
 
   std::shared_ptr<midea::LanSession> session_;
-  midea::EnergyFormat format_;
+  midea::AcClient client_;
   asio::steady_timer deadline_;
-  std::uint8_t message_id_ = 0;
   bool done_ = false;
 };
 
@@ -294,8 +241,8 @@ int midea_query(const MideaQueryOptions& options) {
   if (rejected > 0)
     std::fprintf(stderr, "note: rejected %" PRIu64 " bad packet(s) or frame(s); last: %s\n", rejected,
                  last_reject.c_str());
-  if (run.failure_) {
-    const midea::RequestResult& failure = *run.failure_;
+  if (run.failure) {
+    const midea::RequestResult& failure = *run.failure;
     switch (failure.failure) {
       case midea::RequestFailure::authentication:
         // The session's detail already starts with the phrase users look for.
@@ -309,26 +256,27 @@ int midea_query(const MideaQueryOptions& options) {
         std::fprintf(stderr, "%s: unreachable: %s\n", where.c_str(), failure.detail.c_str());
         break;
       case midea::RequestFailure::timeout:
-        std::fprintf(stderr, "%s: no answer to the %s (%s)%s\n", where.c_str(), run.failed_step_.c_str(),
+        std::fprintf(stderr, "%s: no answer to the %s (%s)%s\n", where.c_str(), run.failed_step.c_str(),
                      failure.detail.c_str(),
                      token ? "" : "; a V3 appliance needs --token and --key (run without --id to see the version)");
         break;
       default:
-        std::fprintf(stderr, "%s: %s failed: %s: %s\n", where.c_str(), run.failed_step_.c_str(),
+        std::fprintf(stderr, "%s: %s failed: %s: %s\n", where.c_str(), run.failed_step.c_str(),
                      std::string(midea::request_failure_name(failure.failure)).c_str(), failure.detail.c_str());
     }
     return kExitFailure;
   }
-  if (!run.state) {
+  const auto& state_read = run.client().last_state();
+  if (!state_read) {
     std::fprintf(stderr, "%s: no state\n", where.c_str());
     return kExitFailure;
   }
 
-  const midea::AcFeatures features = run.features();
-  const nlohmann::json state = midea_ac_state_json(*run.state, features, run.readings);
+  const midea::AcFeatures& features = run.client().features();
+  const nlohmann::json state = midea_ac_state_json(*state_read, features, run.readings);
   std::printf("%s\n", state.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   std::printf("appliance: id %" PRIu64 ", %s, %s\n", id, token ? "V3" : "V2", where.c_str());
-  std::printf("capabilities%s: %s\n", run.capabilities_answered ? "" : " (assumed: no answer to the query)",
+  std::printf("capabilities%s: %s\n", run.client().capabilities_known() ? "" : " (assumed: no answer to the query)",
               midea_ac_features_summary(features).c_str());
   return kExitOk;
 }

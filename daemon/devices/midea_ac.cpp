@@ -24,11 +24,6 @@ using midea::RequestResult;
 using nlohmann::json;
 
 constexpr int kMissesToOffline = 3;
-// Units announce more pages by a flag; a broken one could announce them forever.
-constexpr int kMaxCapabilityPages = 4;
-// A unit whose capabilities do not mention energy gets asked for group 4 (msmart does the same);
-// when it does not answer this many times in a row it has no meter.
-constexpr int kEnergyMissesToGiveUp = 2;
 constexpr std::chrono::minutes kRejectReportInterval{1};
 // How much of a rejected /set value (or attribute name) an error text quotes: the payload may be
 // up to the MQTT size limit, and the error ends up in a log line.
@@ -101,19 +96,38 @@ MideaAc::MideaAc(std::string id, config::MideaDeviceConfig config, DeviceContext
     : model::Device(std::move(id), context.listener),
       config_(std::move(config)),
       context_(context),
+      client_(
+          [this](Bytes frame, std::uint8_t reply_body_type, midea::LanSession::Callback done) {
+            if (session_) session_->request(std::move(frame), reply_body_type, std::move(done));
+          },
+          config_.energy_format, client_events()),
       poll_loop_(context.io, config_.poll_interval, [this] { poll(); }),
-      features_(midea_ac_default_features()),
       availability_(kMissesToOffline),
       state_file_(context.state_dir, "midea_" + this->id()) {}
 
 MideaAc::~MideaAc() { stop(); }
 
-template <typename Handler>
-midea::LanSession::Callback MideaAc::guarded(Handler handler) {
-  return [alive = std::weak_ptr<int>(alive_), this, handler = std::move(handler)](const RequestResult& result) mutable {
-    if (alive.expired() || !started_) return;
-    handler(result);
+// Every event arrives from a session callback, which never runs after stop().
+midea::AcClientEvents MideaAc::client_events() {
+  midea::AcClientEvents events;
+  events.state = [this](const midea::AcState&, midea::AcStateSource source) { on_state(source); };
+  events.capabilities = [this](const midea::AcCapabilities& merged, bool changed) { on_capabilities(merged, changed); };
+  events.capabilities_unanswered = [this](const std::string& why) {
+    if (client_.capabilities_known()) {
+      spdlog::warn("{}: the capabilities query went unanswered ({}); keeping the capabilities saved earlier", id(),
+                   why);
+      return;
+    }
+    spdlog::warn("{}: the capabilities query went unanswered ({}); assuming: {}", id(), why,
+                 midea_ac_features_summary(client_.features()));
   };
+  events.group_data = [this](const midea::AcGroupData& data, bool meter_found) { on_group_data(data, meter_found); };
+  events.meter_absent = [this](const std::string& why) { spdlog::info("{}: {}; not asking again", id(), why); };
+  events.reject = [this](const std::string& what) { note_reject(what); };
+  events.change_failed = [this](const RequestResult& result, const std::string& step) {
+    on_change_failed(result, step);
+  };
+  return events;
 }
 
 model::DeviceInfo MideaAc::info() const {
@@ -129,24 +143,25 @@ model::DeviceInfo MideaAc::info() const {
 
 std::vector<model::Entity> MideaAc::entities() const {
   namespace presets = model::presets;
+  const midea::AcFeatures& features = client_.features();
   model::ClimateTraits traits;
-  traits.modes = strings(midea::hvac_mode_names(features_));
-  traits.fan_modes = strings(midea::fan_mode_names(features_));
+  traits.modes = strings(midea::hvac_mode_names(features));
+  traits.fan_modes = strings(midea::fan_mode_names(features));
   // A list with only "off" (swing) or only "none" (presets) is no control at all.
-  if (const auto swing = midea::swing_mode_names(features_); swing.size() > 1) traits.swing_modes = strings(swing);
-  for (const std::string_view preset : midea::preset_names(features_)) {
+  if (const auto swing = midea::swing_mode_names(features); swing.size() > 1) traits.swing_modes = strings(swing);
+  for (const std::string_view preset : midea::preset_names(features)) {
     if (preset != "none") traits.preset_modes.emplace_back(preset);  // HA adds "none" itself
   }
-  traits.min_temp = features_.min_temperature;
-  traits.max_temp = features_.max_temperature;
+  traits.min_temp = features.min_temperature;
+  traits.max_temp = features.max_temperature;
   traits.temp_step = config_.temp_step;
-  traits.has_current_humidity = features_.humidity;
+  traits.has_current_humidity = features.humidity;
 
   std::vector<model::Entity> out{presets::climate(std::move(traits))};
   out.push_back(presets::temperature("indoor_temperature").named("Indoor temperature"));
   out.push_back(presets::temperature("outdoor_temperature").named("Outdoor temperature"));
-  if (features_.humidity) out.push_back(presets::humidity("indoor_humidity").named("Indoor humidity"));
-  if (meter_) {
+  if (features.humidity) out.push_back(presets::humidity("indoor_humidity").named("Indoor humidity"));
+  if (client_.meter()) {
     out.push_back(presets::power());
     out.push_back(presets::energy());
   }
@@ -155,9 +170,9 @@ std::vector<model::Entity> MideaAc::entities() const {
   error_code.component = model::Component::sensor;
   error_code.name = "Error code";
   out.push_back(error_code.diagnostic().with_icon("mdi:alert-circle-outline"));
-  if (features_.filter_reminder)
+  if (features.filter_reminder)
     out.push_back(presets::binary("filter_alert", "problem").named("Filter").diagnostic());
-  if (features_.display_control) out.push_back(presets::switch_("display", "Display"));
+  if (features.display_control) out.push_back(presets::switch_("display", "Display"));
   out.push_back(presets::switch_("beep", "Beep"));
   return out;
 }
@@ -192,26 +207,16 @@ void MideaAc::start() {
   // meter, and the energy counter.
   const json saved = state_file_.load();
   if (auto it = saved.find("beep"); it != saved.end() && it->is_boolean()) beep_ = it->get<bool>();
-  if (auto it = saved.find("meter"); it != saved.end() && it->is_boolean()) meter_ = it->get<bool>();
+  client_.set_beep(beep_);
+  if (auto it = saved.find("meter"); it != saved.end() && it->is_boolean()) client_.restore_meter(it->get<bool>());
   if (auto it = saved.find("energy"); it != saved.end()) energy_.restore(*it);
   if (auto it = saved.find("capabilities"); it != saved.end() && it->is_array()) {
-    midea::AcCapabilities merged;
-    std::vector<std::string> pages;
+    std::vector<Bytes> pages;
     for (const json& page : *it) {
       if (!page.is_string()) continue;
-      const auto body = from_hex(page.get<std::string>());
-      if (!body) continue;
-      const auto parsed = midea::parse_ac_capabilities(*body);
-      if (!parsed) continue;
-      midea::merge_ac_capabilities(merged, parsed->capabilities);
-      pages.push_back(page.get<std::string>());
+      if (auto body = from_hex(page.get<std::string>())) pages.push_back(std::move(*body));
     }
-    if (!pages.empty()) {
-      saved_pages_ = std::move(pages);
-      features_ = midea::summarize_ac_capabilities(merged);
-      energy_capability_ = merged.energy_stats;
-      capabilities_known_ = true;
-    }
+    client_.restore_capabilities(pages);
   }
   description_changed();
   poll_loop_.start();
@@ -234,214 +239,72 @@ void MideaAc::refresh() {
 
 // Started by poll_loop_, which runs one poll at a time; every path ends in poll_finished().
 void MideaAc::poll() {
-  if (!capabilities_asked_) {
-    pending_capabilities_ = {};
-    pending_pages_.clear();
-    query_capabilities(0);
-    return;
-  }
-  query_state();
+  client_.poll([this](const midea::AcPollOutcome& outcome) { on_poll_done(outcome); });
 }
 
-// ---- capabilities ------------------------------------------------------------------------------
-
-void MideaAc::query_capabilities(int page_index) {
-  const auto page = page_index == 0 ? midea::CapabilitiesPage::first : midea::CapabilitiesPage::additional;
-  session_->request(
-      midea::encode_ac_query_capabilities(next_message_id(), page), midea::body_type::kCapabilities,
-      guarded([this, page_index](const RequestResult& result) {
-        if (!result.ok()) {
-          // Later pages are extras: keep what the first ones said.
-          if (page_index > 0) adopt_capabilities(pending_capabilities_);
-          if (result.failure != RequestFailure::timeout) {
-            // Unreachable or refused: the first page is asked again on the next poll.
-            on_poll_failed(result, "capabilities query");
-            return;
-          }
-          // Connected but silent: some units do not know B5 at all.
-          if (page_index == 0) capabilities_unanswered(failure_text(result));
-          query_state();
-          return;
-        }
-        // The reply is the unit's frame-type-0x03 answer: the session never completes a request
-        // with a frame of a notification type (0x04, 0x05), so a B5 notification some units send
-        // (msmart-ng #122: a property notification carrying swing-angle ids, not capabilities)
-        // went to on_unsolicited and the request kept waiting for the real answer.
-        const auto parsed = midea::parse_ac_capabilities(result.reply.body);
-        if (!parsed) {
-          note_reject("capabilities: " + parsed.error().describe());
-          if (page_index > 0) adopt_capabilities(pending_capabilities_);
-          else capabilities_unanswered("unreadable answer");
-          query_state();
-          return;
-        }
-        midea::merge_ac_capabilities(pending_capabilities_, parsed->capabilities);
-        pending_pages_.push_back(to_hex(result.reply.body));
-        if (parsed->more_pages && page_index + 1 < kMaxCapabilityPages) {
-          query_capabilities(page_index + 1);
-          return;
-        }
-        adopt_capabilities(pending_capabilities_);
-        query_state();
-      }));
-}
-
-void MideaAc::adopt_capabilities(const midea::AcCapabilities& capabilities) {
-  capabilities_asked_ = true;
-  if (pending_pages_.empty()) return;
-  const midea::AcFeatures features = midea::summarize_ac_capabilities(capabilities);
-  const bool changed = !capabilities_known_ || features != features_;
-  features_ = features;
-  energy_capability_ = capabilities.energy_stats;
-  capabilities_known_ = true;
-  saved_pages_ = pending_pages_;
-  if (!capabilities.other_ids.empty()) {
-    std::string ids;
-    for (const std::uint16_t id : capabilities.other_ids) ids += (ids.empty() ? "" : " ") + hex_literal(id, 4, HexCase::upper);
-    spdlog::debug("{}: capabilities without a reader: {}", id(), ids);
-  }
-  if (!changed) return;
-  spdlog::info("{}: capabilities: {}", id(), midea_ac_features_summary(features_));
-  remember(true);
-  description_changed();
-  if (last_state_) publish_full_state();  // display / filter_alert depend on the features
-}
-
-void MideaAc::capabilities_unanswered(const std::string& why) {
-  capabilities_asked_ = true;
-  if (capabilities_known_) {
-    spdlog::warn("{}: the capabilities query went unanswered ({}); keeping the capabilities saved earlier", id(),
-                 why);
-    return;
-  }
-  spdlog::warn("{}: the capabilities query went unanswered ({}); assuming: {}", id(), why,
-               midea_ac_features_summary(features_));
-}
-
-// ---- state and group data ----------------------------------------------------------------------
-
-void MideaAc::query_state() {
-  session_->request(midea::encode_ac_query_state(next_message_id()), midea::body_type::kState,
-                    guarded([this](const RequestResult& result) {
-                      if (!result.ok()) {
-                        on_poll_failed(result, "state query");
-                        return;
-                      }
-                      if (!handle_state_frame(result.reply, "state query")) {
-                        on_poll_failed({RequestFailure::timeout, {}, "unreadable state answer"}, "state query");
-                        return;
-                      }
-                      poll_succeeded();
-                      if (wants_energy()) {
-                        query_energy();
-                        return;
-                      }
-                      query_humidity();
-                    }));
-}
-
-bool MideaAc::wants_energy() const {
-  if (meter_absent_) return false;
-  return features_.energy_stats || !energy_capability_.has_value();
-}
-
-void MideaAc::query_energy() {
-  session_->request(
-      midea::encode_ac_query_group_data(4, next_message_id()), midea::body_type::kGroupData,
-      guarded([this](const RequestResult& result) {
-        if (!result.ok()) {
-          if (result.failure == RequestFailure::authentication) on_authentication_failed();
-          if (result.failure == RequestFailure::timeout && !features_.energy_stats &&
-              ++energy_misses_ >= kEnergyMissesToGiveUp) {
-            spdlog::info("{}: no answer to the power/energy query; not asking again", id());
-            meter_absent_ = true;
-          }
-          if (result.failure != RequestFailure::timeout) {
-            poll_finished();
-            return;
-          }
-          query_humidity();
-          return;
-        }
-        energy_misses_ = 0;
-        const auto data = midea::parse_ac_group_data(result.reply.body, config_.energy_format);
-        if (!data || data->group != 4) {
-          note_reject(data ? "power/energy: answer for group " + std::to_string(data->group)
-                           : "power/energy: " + data.error().describe());
-          query_humidity();
-          return;
-        }
-        if (!data->total_energy && !data->current_energy && !data->power) {
-          // All zero: the unit has no meter (msmart reads it as "none").
-          if (!features_.energy_stats && !meter_) {
-            spdlog::info("{}: the unit reports no power/energy meter; not asking again", id());
-            meter_absent_ = true;
-          }
-          query_humidity();
-          return;
-        }
-        json changes = json::object();
-        if (data->power) {
-          power_ = data->power;
-          changes["power"] = std::round(*data->power * 10) / 10;
-        }
-        if (data->total_energy) {
-          energy_.on_device_counter(*data->total_energy);
-          if (const auto total = energy_.total_kwh()) changes["energy"] = std::round(*total * 1000) / 1000;
-        }
-        if (!meter_) {
-          meter_ = true;
-          spdlog::info("{}: the unit reports power/energy ({} format)", id(),
-                       midea::energy_format_name(config_.energy_format));
-          remember(true);
-          description_changed();
-        }
-        bool differs = false;
-        for (const auto& [key, value] : changes.items()) {
-          const auto current = state().find(key);
-          differs = differs || current == state().end() || *current != value;
-        }
-        if (differs) publish_state(changes);
-        query_humidity();
-      }));
-}
-
-void MideaAc::query_humidity() {
-  if (!features_.humidity) {
+void MideaAc::on_poll_done(const midea::AcPollOutcome& outcome) {
+  if (!outcome.failure) {
     poll_finished();
     return;
   }
-  session_->request(midea::encode_ac_query_group_data(5, next_message_id()), midea::body_type::kGroupData,
-                    guarded([this](const RequestResult& result) {
-                      if (!result.ok()) {
-                        if (result.failure == RequestFailure::authentication) on_authentication_failed();
-                        poll_finished();
-                        return;
-                      }
-                      const auto data = midea::parse_ac_group_data(result.reply.body, config_.energy_format);
-                      if (!data || data->group != 5) {
-                        note_reject(data ? "humidity: answer for group " + std::to_string(data->group)
-                                         : "humidity: " + data.error().describe());
-                        poll_finished();
-                        return;
-                      }
-                      if (data->indoor_humidity && data->indoor_humidity != indoor_humidity_) {
-                        indoor_humidity_ = data->indoor_humidity;
-                        publish_state({{"indoor_humidity", *indoor_humidity_}});
-                      }
-                      poll_finished();
-                    }));
+  if (!outcome.state_read) {
+    on_poll_failed(*outcome.failure, outcome.step);
+    return;
+  }
+  // The state came; a later query failed. Only a refused handshake says something about the unit.
+  if (outcome.failure->failure == RequestFailure::authentication) on_authentication_failed();
+  poll_finished();
 }
 
-bool MideaAc::handle_state_frame(const midea::AcFrame& frame, std::string_view step) {
-  const auto parsed = midea::parse_ac_state(frame.body);
-  if (!parsed) {
-    note_reject(std::string(step) + ": " + parsed.error().describe());
-    return false;
-  }
-  last_state_ = *parsed;
+// ---- what the client learns --------------------------------------------------------------------
+
+void MideaAc::on_state(midea::AcStateSource source) {
   publish_full_state();
-  return true;
+  if (source == midea::AcStateSource::poll) poll_succeeded();
+}
+
+void MideaAc::on_capabilities(const midea::AcCapabilities& merged, bool features_changed) {
+  if (!merged.other_ids.empty()) {
+    std::string ids;
+    for (const std::uint16_t id : merged.other_ids) ids += (ids.empty() ? "" : " ") + hex_literal(id, 4, HexCase::upper);
+    spdlog::debug("{}: capabilities without a reader: {}", id(), ids);
+  }
+  if (!features_changed) return;
+  spdlog::info("{}: capabilities: {}", id(), midea_ac_features_summary(client_.features()));
+  remember(true);
+  description_changed();
+  publish_full_state();  // display / filter_alert depend on the features
+}
+
+void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
+  if (data.group == 5) {
+    if (data.indoor_humidity && data.indoor_humidity != indoor_humidity_) {
+      indoor_humidity_ = data.indoor_humidity;
+      publish_state({{"indoor_humidity", *indoor_humidity_}});
+    }
+    return;
+  }
+  json changes = json::object();
+  if (data.power) {
+    power_ = data.power;
+    changes["power"] = std::round(*data.power * 10) / 10;
+  }
+  if (data.total_energy) {
+    energy_.on_device_counter(*data.total_energy);
+    if (const auto total = energy_.total_kwh()) changes["energy"] = std::round(*total * 1000) / 1000;
+  }
+  if (meter_found) {
+    spdlog::info("{}: the unit reports power/energy ({} format)", id(),
+                 midea::energy_format_name(config_.energy_format));
+    remember(true);
+    description_changed();
+  }
+  bool differs = false;
+  for (const auto& [key, value] : changes.items()) {
+    const auto current = state().find(key);
+    differs = differs || current == state().end() || *current != value;
+  }
+  if (differs) publish_state(changes);
 }
 
 void MideaAc::poll_succeeded() {
@@ -481,17 +344,12 @@ void MideaAc::poll_finished() {
 // ---- what the session reports besides answers --------------------------------------------------
 
 void MideaAc::on_unsolicited(const midea::AcFrame& frame) {
-  // Units push a C0 when someone uses the remote: published like an answer.
-  const midea::AcBodyKind kind = midea::classify_ac_frame(frame);
-  if (kind == midea::AcBodyKind::state) {
-    handle_state_frame(frame, "unsolicited state");
-    return;
-  }
+  if (client_.take_unsolicited(frame)) return;  // a C0 pushed after someone used the remote
   // Nothing else is published: the B5 notification (frame type 0x05) holds properties such as the
   // swing angles, which no entity shows; the 0xA0/0xA1 status notifications carry values the next
   // poll's C0 and group data bring anyway. Debug only: nothing is wrong when they come.
   spdlog::debug("{}: ignored an unsolicited frame: body type 0x{:02x} ({}), frame type 0x{:02x}", id(),
-                frame.body_type(), midea::ac_body_kind_name(kind), frame.frame_type);
+                frame.body_type(), midea::ac_body_kind_name(midea::classify_ac_frame(frame)), frame.frame_type);
 }
 
 void MideaAc::on_link(midea::LinkEvent event, const std::string& detail) {
@@ -551,23 +409,20 @@ model::CommandError MideaAc::command(const json& changes) {
   if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
   if (!started_ || !session_) return "the device is not running";
 
-  // The state every change starts from: what is already queued, else what is being sent, else the
-  // last state the unit reported. Never defaults: a set carries every setting.
-  std::optional<midea::AcState> base = queued_ && queued_->state ? queued_->state : in_flight_state_;
-  if (!base) base = last_state_;
-  const bool current_display =
-      queued_ && queued_->display ? *queued_->display
-      : in_flight_ && in_flight_->display ? *in_flight_->display
-                                          : last_state_ && last_state_->display_on;
+  // The state every change starts from (queued, else being sent, else the unit's). Never defaults:
+  // a set carries every setting.
+  const std::optional<midea::AcState> base = client_.command_base();
+  const bool current_display = client_.display_for_toggle();
+  const midea::AcFeatures& features = client_.features();
 
   // Validate everything first: a command with one bad attribute changes nothing.
   std::optional<bool> power, display, beep;
   std::optional<std::string> mode, fan, swing, preset;
   std::optional<double> target;
-  const auto modes = midea::hvac_mode_names(features_);
-  const auto fans = midea::fan_mode_names(features_);
-  const auto swings = midea::swing_mode_names(features_);
-  const auto presets = midea::preset_names(features_);
+  const auto modes = midea::hvac_mode_names(features);
+  const auto fans = midea::fan_mode_names(features);
+  const auto swings = midea::swing_mode_names(features);
+  const auto presets = midea::preset_names(features);
   for (const auto& [key, value] : changes.items()) {
     if (key == "beep") {
       beep = read_switch(value, beep_);
@@ -592,17 +447,17 @@ model::CommandError MideaAc::command(const json& changes) {
       if (!number || !std::isfinite(*number)) return "target_temperature takes a number of °C, e.g. 24.5";
       const double step = config_.temp_step;  // 0.5 or 1 (the config loader allows nothing else)
       const double rounded = std::round(*number / step) * step;
-      if (rounded < features_.min_temperature || rounded > features_.max_temperature)
+      if (rounded < features.min_temperature || rounded > features.max_temperature)
         return "target_temperature " + number_text(*number) + " is outside this unit's range " +
-               number_text(features_.min_temperature) + ".." + number_text(features_.max_temperature) + " °C";
+               number_text(features.min_temperature) + ".." + number_text(features.max_temperature) + " °C";
       target = rounded;
-    } else if (key == "display" && features_.display_control) {
+    } else if (key == "display" && features.display_control) {
       display = read_switch(value, current_display);
       if (!display) return "attribute 'display' takes ON, OFF or TOGGLE";
     } else {
       return "unknown attribute " + excerpt_of(key) +
              " (settable: state, mode, target_temperature, fan_mode, swing_mode, preset" +
-             (features_.display_control ? ", display" : "") + ", beep)";
+             (features.display_control ? ", display" : "") + ", beep)";
     }
   }
   const bool needs_unit = power || mode || fan || swing || preset || target || display;
@@ -611,6 +466,7 @@ model::CommandError MideaAc::command(const json& changes) {
   if (beep) {
     // A bridge-side setting: it decides the beep bit of every later command; nothing is sent now.
     beep_ = *beep;
+    client_.set_beep(beep_);
     remember(true);
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this, on = *beep] {
       if (!alive.expired() && started_) publish_state({{"beep", on ? "ON" : "OFF"}});
@@ -618,7 +474,7 @@ model::CommandError MideaAc::command(const json& changes) {
   }
   if (!needs_unit) return std::nullopt;
 
-  Change& change = queued_ ? *queued_ : queued_.emplace();
+  std::optional<midea::AcState> next_state;
   if (power || mode || fan || swing || preset || target) {
     midea::AcState next = *base;
     // The mode first, then the power: {"mode":"cool","state":"OFF"} stores cool and stays off.
@@ -628,86 +484,31 @@ model::CommandError MideaAc::command(const json& changes) {
     if (fan) midea::apply_fan_mode(next, *fan);
     if (swing) midea::apply_swing_mode(next, *swing);
     if (preset) midea::apply_preset(next, *preset);
-    change.state = next;
+    next_state = next;
   }
-  if (display) change.display = *display;
+  const bool starts_now = !client_.change_running();
+  client_.queue_change(next_state, display);
   spdlog::info("{}: set {}", id(), model::json_excerpt(changes));
-  if (!change_running_) {
+  if (starts_now) {
     // Start on the loop, not inside the caller's handler.
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this] {
-      if (!alive.expired() && started_) start_change();
+      if (!alive.expired() && started_) client_.send_queued();
     });
   }
   return std::nullopt;
 }
 
-void MideaAc::start_change() {
-  if (change_running_ || !queued_ || !session_) return;
-  in_flight_ = std::move(*queued_);
-  queued_.reset();
-  in_flight_state_ = in_flight_->state;
-  change_running_ = true;
-  send_set_step();
-}
-
-void MideaAc::send_set_step() {
-  if (!in_flight_->state) {
-    send_display_step();
+void MideaAc::on_change_failed(const RequestResult& result, const std::string& step) {
+  if (result.failure == RequestFailure::invalid) {
+    spdlog::error("{}: {}", id(), result.detail);  // validated first: never expected
     return;
   }
-  const midea::AcState wanted = *in_flight_->state;
-  in_flight_->state.reset();
-  Bytes frame = midea::encode_ac_set_state(wanted, next_message_id(), beep_ ? midea::Beep::on : midea::Beep::off);
-  if (frame.empty()) {
-    spdlog::error("{}: the set command could not be encoded (target {})", id(), wanted.target_temperature);
-    change_finished();
-    return;
-  }
-  session_->request(std::move(frame), midea::body_type::kState, guarded([this](const RequestResult& result) {
-                      if (!result.ok()) {
-                        change_failed(result, "set");
-                        return;
-                      }
-                      handle_state_frame(result.reply, "set answer");
-                      send_display_step();
-                    }));
-}
-
-void MideaAc::send_display_step() {
-  const std::optional<bool> wanted = in_flight_->display;
-  in_flight_->display.reset();
-  // The unit only has a toggle: send it only when the display is not already as wanted.
-  if (!wanted || !last_state_ || last_state_->display_on == *wanted) {
-    change_finished();
-    return;
-  }
-  session_->request(midea::encode_ac_toggle_display(next_message_id(), beep_ ? midea::Beep::on : midea::Beep::off),
-                    midea::body_type::kState, guarded([this](const RequestResult& result) {
-                      if (!result.ok()) {
-                        change_failed(result, "display toggle");
-                        return;
-                      }
-                      handle_state_frame(result.reply, "display answer");
-                      change_finished();
-                    }));
-}
-
-void MideaAc::change_failed(const RequestResult& result, std::string_view step) {
-  if (result.failure == RequestFailure::stopped) return;
   if (result.failure == RequestFailure::authentication) {
     on_authentication_failed();
   } else {
     spdlog::warn("{}: {} failed: {}", id(), step, failure_text(result));
   }
   publish_state({});  // tell subscribers the real (unchanged) state again
-  change_finished();
-}
-
-void MideaAc::change_finished() {
-  change_running_ = false;
-  in_flight_.reset();
-  in_flight_state_.reset();
-  if (queued_) start_change();
 }
 
 // ---- state payload and saved state -------------------------------------------------------------
@@ -722,15 +523,19 @@ MideaAcReadings MideaAc::readings() const {
 }
 
 void MideaAc::publish_full_state() {
-  if (!last_state_) return;
-  replace_state(midea_ac_state_json(*last_state_, features_, readings()));
+  if (!client_.last_state()) return;
+  replace_state(midea_ac_state_json(*client_.last_state(), client_.features(), readings()));
 }
 
 void MideaAc::remember(bool urgent) {
   json saved = json::object();
   saved["beep"] = beep_;
-  if (meter_) saved["meter"] = true;
-  if (!saved_pages_.empty()) saved["capabilities"] = saved_pages_;
+  if (client_.meter()) saved["meter"] = true;
+  if (!client_.capability_pages().empty()) {
+    json pages = json::array();
+    for (const Bytes& page : client_.capability_pages()) pages.push_back(to_hex(page));
+    saved["capabilities"] = std::move(pages);
+  }
   saved["energy"] = energy_.to_json();
   state_file_.save(std::move(saved), urgent);
 }

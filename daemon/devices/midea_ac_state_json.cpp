@@ -56,17 +56,6 @@ nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcF
   return out;
 }
 
-midea::AcFeatures midea_ac_default_features() {
-  midea::AcCapabilities assumed;
-  assumed.auto_mode = assumed.cool_mode = assumed.dry_mode = assumed.heat_mode = true;
-  assumed.swing_vertical = assumed.swing_horizontal = true;
-  assumed.eco = true;
-  assumed.turbo_cool = assumed.turbo_heat = true;
-  assumed.freeze_protection = true;
-  assumed.display_control = true;
-  return midea::summarize_ac_capabilities(assumed);  // fan speeds: the default low/medium/high/auto
-}
-
 std::string midea_ac_features_summary(const midea::AcFeatures& features) {
   std::string out = "modes " + joined(midea::hvac_mode_names(features));
   out += "; fan " + joined(midea::fan_mode_names(features));

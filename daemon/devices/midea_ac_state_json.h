@@ -32,12 +32,6 @@ struct MideaAcReadings {
 nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcFeatures& features,
                                    const MideaAcReadings& readings);
 
-// What a unit that does not answer the 0xB5 capabilities query is assumed to offer: every mode,
-// both swing axes, eco/boost/away presets, display control, fan speeds low/medium/high/auto,
-// 16..30 °C. (msmart-ng's defaults before capabilities are these plus custom fan speeds, the silent
-// and max speeds, a filter reminder and a purifier; those are left out here.)
-midea::AcFeatures midea_ac_default_features();
-
 // One line per topic for `cloudless midea query` and the daemon's log:
 // "modes off,auto,cool; fan low,medium,high,auto; swing off,vertical; presets none,eco; 16-30 °C; …".
 // (The target step is a setting, `temp_step`, not something the unit reports.)

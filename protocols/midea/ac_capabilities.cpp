@@ -277,4 +277,15 @@ AcFeatures summarize_ac_capabilities(const AcCapabilities& caps) {
   return out;
 }
 
+AcFeatures assumed_ac_features() {
+  AcCapabilities assumed;
+  assumed.auto_mode = assumed.cool_mode = assumed.dry_mode = assumed.heat_mode = true;
+  assumed.swing_vertical = assumed.swing_horizontal = true;
+  assumed.eco = true;
+  assumed.turbo_cool = assumed.turbo_heat = true;
+  assumed.freeze_protection = true;
+  assumed.display_control = true;
+  return summarize_ac_capabilities(assumed);  // fan speeds: the default low/medium/high/auto
+}
+
 }  // namespace cloudless::midea

@@ -166,4 +166,10 @@ struct AcFeatures {
 };
 AcFeatures summarize_ac_capabilities(const AcCapabilities& capabilities);
 
+// What a unit that does not answer the 0xB5 capabilities query is assumed to offer: every mode,
+// both swing axes, eco/boost/away presets, display control, fan speeds low/medium/high/auto,
+// 16..30 °C. (msmart-ng's defaults before capabilities are these plus custom fan speeds, the silent
+// and max speeds, a filter reminder and a purifier; those are left out here.)
+AcFeatures assumed_ac_features();
+
 }  // namespace cloudless::midea

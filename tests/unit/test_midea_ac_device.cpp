@@ -786,7 +786,7 @@ TEST_CASE("midea ac: a unit that ignores the capabilities query gets the default
   Harness h;  // no capabilities frames: B5 goes unanswered
   MideaAc& ac = h.started_with_state();
   CHECK_FALSE(ac.capabilities_known());
-  CHECK(ac.features() == midea_ac_default_features());
+  CHECK(ac.features() == midea::assumed_ac_features());
   const auto entities = ac.entities();
   const model::Entity* climate = find_entity(entities, "climate");
   REQUIRE(climate);
