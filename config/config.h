@@ -101,11 +101,14 @@ struct BleDeviceConfig {
   bool operator==(const BleDeviceConfig&) const = default;
 };
 
+// One alternative per protocol (config/device_sections.h reads each).
+using DeviceSettings = std::variant<MiioDeviceConfig, MideaDeviceConfig, BleDeviceConfig>;
+
 struct DeviceConfig {
   std::string id;        // [a-z0-9_-]+, used in topics
   std::string protocol;  // "miio", "midea", "xiaomi_ble"
   int line = 0;          // where it was declared, for later messages
-  std::variant<MiioDeviceConfig, MideaDeviceConfig, BleDeviceConfig> settings;
+  DeviceSettings settings;
 
   bool operator==(const DeviceConfig&) const = default;
 };

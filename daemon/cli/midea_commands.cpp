@@ -63,9 +63,11 @@ class QueryRun {
   QueryRun(asio::io_context& io, std::shared_ptr<midea::LanSession> session, midea::EnergyFormat format,
            std::chrono::milliseconds overall)
       : session_(std::move(session)),
-        client_([this](Bytes frame, std::uint8_t reply_body_type,
-                       midea::LanSession::Callback done) { session_->request(std::move(frame), reply_body_type, std::move(done)); },
-                format, events()),
+        client_(
+            [this](Bytes frame, std::uint8_t reply_body_type, midea::LanSession::Callback done) {
+              session_->request(std::move(frame), reply_body_type, std::move(done));
+            },
+            format, events()),
         deadline_(io) {
     // Every request is bounded by the session; this only guards against a session that never calls back.
     deadline_.expires_after(overall);
@@ -154,8 +156,9 @@ int midea_query(const MideaQueryOptions& options) {
   }
   const auto format = midea::energy_format_from_name(options.energy_format);
   if (!format) {
-    std::fprintf(stderr,
-                 "cloudless: --energy-format: must be one of bcd, binary, mixed, binary_centi, bcd_energy_binary_power\n");
+    std::fprintf(
+        stderr,
+        "cloudless: --energy-format: must be one of bcd, binary, mixed, binary_centi, bcd_energy_binary_power\n");
     return kExitUsage;
   }
   if (!(options.timeout_s >= 0.1 && options.timeout_s <= 60)) {

@@ -266,7 +266,8 @@ void MideaAc::on_state(midea::AcStateSource source) {
 void MideaAc::on_capabilities(const midea::AcCapabilities& merged, bool features_changed) {
   if (!merged.other_ids.empty()) {
     std::string ids;
-    for (const std::uint16_t id : merged.other_ids) ids += (ids.empty() ? "" : " ") + hex_literal(id, 4, HexCase::upper);
+    for (const std::uint16_t id : merged.other_ids)
+      ids += (ids.empty() ? "" : " ") + hex_literal(id, 4, HexCase::upper);
     spdlog::debug("{}: capabilities without a reader: {}", id(), ids);
   }
   if (!features_changed) return;

@@ -1,4 +1,4 @@
-// The one place that knows every device kind: config entry → Device. Adding a kind is one line here
+// The one place that knows every device kind: config entry → Device. Adding a kind is one row here
 // plus its own files; the MQTT layer does not change.
 #pragma once
 
