@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/devices/ble_key_store.h"
+#include "daemon/model/command_check.h"
 #include "daemon/model/json_excerpt.h"
 #include "daemon/model/switch_value.h"
 #include "daemon/model/timestamp.h"
@@ -50,10 +51,6 @@ long long whole_seconds(std::chrono::steady_clock::duration span) {
 json hours_json(double hours) {
   if (std::floor(hours) == hours) return static_cast<int>(hours);
   return hours;
-}
-
-std::string settable_list() {
-  return "keep_warm_temperature, keep_warm_type, keep_warm_time_limit, turn_off_after_boil";
 }
 
 // The production connector: BlueZ through the hub's GATT client (fetched per attempt: a reloaded
@@ -623,41 +620,26 @@ void MiKettle::flush_reports() {
 // ---- commands -------------------------------------------------------------------------------------
 
 model::CommandError MiKettle::command(const json& changes) {
-  if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
-
-  // Validate everything first: a command with one bad attribute writes nothing.
+  // Validate everything first, against the entities() declared (ranges, steps, options): a command
+  // with one bad attribute writes nothing.
+  if (auto error = model::check_command(entities(), changes)) return error;
   std::optional<int> temperature;
   std::optional<ble::KettleKeepWarmType> type;
   std::optional<double> limit;
   std::optional<bool> boil_off;
   for (const auto& [key, value] : changes.items()) {
     if (key == "keep_warm_temperature") {
-      const double number = value.is_number() ? value.get<double>() : NAN;
-      if (!std::isfinite(number) || number != std::floor(number) || number < kMinKeepWarm || number > kMaxKeepWarm)
-        return "keep_warm_temperature takes a whole number of °C from 40 to 95, not " + model::json_excerpt(value, 60);
-      temperature = static_cast<int>(number);
+      temperature = value.get<int>();
     } else if (key == "keep_warm_type") {
-      const std::string text = value.is_string() ? value.get<std::string>() : "";
       for (const auto candidate : {ble::KettleKeepWarmType::boil_then_cool, ble::KettleKeepWarmType::heat_to}) {
-        if (text == ble::kettle_keep_warm_type_name(candidate)) type = candidate;
+        if (value.get<std::string>() == ble::kettle_keep_warm_type_name(candidate)) type = candidate;
       }
-      if (!type) return "keep_warm_type takes boil_then_cool or heat_to, not " + model::json_excerpt(value, 60);
     } else if (key == "keep_warm_time_limit") {
-      const double hours = value.is_number() ? value.get<double>() : NAN;
-      if (!std::isfinite(hours) || hours < 0 || hours > kMaxTimeLimit || hours * 2 != std::floor(hours * 2))
-        return "keep_warm_time_limit takes hours from 0 to 12 in steps of 0.5, not " + model::json_excerpt(value, 60);
-      limit = hours;
+      limit = value.get<double>();
     } else if (key == "turn_off_after_boil") {
-      // ON, OFF, TOGGLE in any case or a bool, as every switch (daemon/model/switch_value.h); TOGGLE
-      // only once the kettle has said what it is.
-      const auto said = model::parse_switch_value(value);
-      if (said) boil_off = model::resolve_switch(*said, known_.turn_off_after_boil);
-      if (!boil_off) {
-        return "turn_off_after_boil takes true, false, ON, OFF or TOGGLE (once the kettle has reported it), not " +
-               model::json_excerpt(value, 60);
-      }
-    } else {
-      return "unknown attribute '" + key + "' (settable: " + settable_list() + ")";
+      // TOGGLE only once the kettle has said what it is.
+      boil_off = model::resolve_switch(*model::parse_switch_value(value), known_.turn_off_after_boil);
+      if (!boil_off) return "turn_off_after_boil: TOGGLE needs the kettle's current setting, not reported yet";
     }
   }
   if (phase_ != Phase::ready || !link_.gatt) return "kettle not connected";

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdlib>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/model/command_check.h"
 #include "daemon/model/json_excerpt.h"
 #include "daemon/model/switch_value.h"
 #include "protocols/midea/ac_commands.h"
@@ -25,63 +25,21 @@ using nlohmann::json;
 
 constexpr int kMissesToOffline = 3;
 constexpr std::chrono::minutes kRejectReportInterval{1};
-// How much of a rejected /set value (or attribute name) an error text quotes: the payload may be
-// up to the MQTT size limit, and the error ends up in a log line.
-constexpr std::size_t kMaxQuotedChars = 60;
-
-std::string excerpt_of(const json& value) { return model::json_excerpt(value, kMaxQuotedChars); }
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
-}
-
-std::string join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (const std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
 }
 
 std::vector<std::string> strings(const std::vector<std::string_view>& names) {
   return {names.begin(), names.end()};
 }
 
-// ON / OFF / TOGGLE (any case) or a JSON bool (daemon/model/switch_value.h). nullopt: not one of
-// them. TOGGLE inverts `current`.
+// ON / OFF / TOGGLE (any case) or a JSON bool (daemon/model/switch_value.h), checked already by
+// model::check_command. TOGGLE inverts `current`.
 std::optional<bool> read_switch(const json& value, bool current) {
   const auto parsed = model::parse_switch_value(value);
   if (!parsed) return std::nullopt;
   return model::resolve_switch(*parsed, current);
-}
-
-// A name out of `valid` (any case). nullopt: not a string or not in the list.
-std::optional<std::string> read_name(const json& value, const std::vector<std::string_view>& valid) {
-  if (!value.is_string()) return std::nullopt;
-  const std::string name = lower(value.get<std::string>());
-  if (std::find(valid.begin(), valid.end(), name) == valid.end()) return std::nullopt;
-  return name;
-}
-
-// A JSON number or a numeric string ("24.5": /set/target_temperature payloads arrive as text when
-// they do not parse as JSON numbers).
-std::optional<double> read_number(const json& value) {
-  if (value.is_number()) return value.get<double>();
-  if (!value.is_string()) return std::nullopt;
-  const std::string text = value.get<std::string>();
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  const double number = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size()) return std::nullopt;
-  return number;
-}
-
-std::string number_text(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
 }
 
 std::string failure_text(const RequestResult& result) {
@@ -407,58 +365,35 @@ void MideaAc::report_rejects(bool force) {
 // ---- commands ----------------------------------------------------------------------------------
 
 model::CommandError MideaAc::command(const json& changes) {
-  if (!changes.is_object() || changes.empty()) return "expected a JSON object with attributes to set";
+  if (auto error = model::check_command_shape(changes)) return error;
   if (!started_ || !session_) return "the device is not running";
+  // Validate everything first, against the entities this unit declares (its modes, fan speeds,
+  // range, display control): a command with one bad attribute changes nothing.
+  if (auto error = model::check_command(entities(), changes)) return error;
 
   // The state every change starts from (queued, else being sent, else the unit's). Never defaults:
   // a set carries every setting.
   const std::optional<midea::AcState> base = client_.command_base();
-  const bool current_display = client_.display_for_toggle();
-  const midea::AcFeatures& features = client_.features();
-
-  // Validate everything first: a command with one bad attribute changes nothing.
   std::optional<bool> power, display, beep;
   std::optional<std::string> mode, fan, swing, preset;
   std::optional<double> target;
-  const auto modes = midea::hvac_mode_names(features);
-  const auto fans = midea::fan_mode_names(features);
-  const auto swings = midea::swing_mode_names(features);
-  const auto presets = midea::preset_names(features);
   for (const auto& [key, value] : changes.items()) {
     if (key == "beep") {
       beep = read_switch(value, beep_);
-      if (!beep) return "attribute 'beep' takes ON, OFF or TOGGLE";
     } else if (key == "state") {
       power = read_switch(value, base && base->power);
-      if (!power) return "attribute 'state' takes ON, OFF or TOGGLE";
     } else if (key == "mode") {
-      mode = read_name(value, modes);
-      if (!mode) return "unknown mode " + excerpt_of(value) + " (this unit takes: " + join(modes) + ")";
+      mode = lower(value.get<std::string>());
     } else if (key == "fan_mode") {
-      fan = read_name(value, fans);
-      if (!fan) return "unknown fan_mode " + excerpt_of(value) + " (this unit takes: " + join(fans) + ")";
+      fan = lower(value.get<std::string>());
     } else if (key == "swing_mode") {
-      swing = read_name(value, swings);
-      if (!swing) return "unknown swing_mode " + excerpt_of(value) + " (this unit takes: " + join(swings) + ")";
+      swing = lower(value.get<std::string>());
     } else if (key == "preset") {
-      preset = read_name(value, presets);
-      if (!preset) return "unknown preset " + excerpt_of(value) + " (this unit takes: " + join(presets) + ")";
+      preset = lower(value.get<std::string>());
     } else if (key == "target_temperature") {
-      const std::optional<double> number = read_number(value);
-      if (!number || !std::isfinite(*number)) return "target_temperature takes a number of °C, e.g. 24.5";
-      const double step = config_.temp_step;  // 0.5 or 1 (the config loader allows nothing else)
-      const double rounded = std::round(*number / step) * step;
-      if (rounded < features.min_temperature || rounded > features.max_temperature)
-        return "target_temperature " + number_text(*number) + " is outside this unit's range " +
-               number_text(features.min_temperature) + ".." + number_text(features.max_temperature) + " °C";
-      target = rounded;
-    } else if (key == "display" && features.display_control) {
-      display = read_switch(value, current_display);
-      if (!display) return "attribute 'display' takes ON, OFF or TOGGLE";
-    } else {
-      return "unknown attribute " + excerpt_of(key) +
-             " (settable: state, mode, target_temperature, fan_mode, swing_mode, preset" +
-             (features.display_control ? ", display" : "") + ", beep)";
+      target = model::climate_target(value, config_.temp_step);  // 0.5 or 1 (the config loader allows no other)
+    } else if (key == "display") {
+      display = read_switch(value, client_.display_for_toggle());
     }
   }
   const bool needs_unit = power || mode || fan || swing || preset || target || display;

@@ -107,7 +107,7 @@ def test_a_rejected_command_is_quoted_as_a_bounded_excerpt(simulator, daemon, mq
     sim, d = start_plug(simulator, daemon)
     wait_state(mqtt_client)
     mqtt_client.publish("%s/desk_plug/set" % BASE, '{"no_such_attribute":"%s"}' % ("z" * 60000))
-    line = d.wait_for_log(r"desk_plug: command .* rejected: unknown attribute 'no_such_attribute'")
+    line = d.wait_for_log(r'desk_plug: command .* rejected: unknown attribute "no_such_attribute"')
     assert line
     assert longest_log_line(d) < 2000
     assert re.search(r"zzz… \(\d+ bytes\)", d.log_text())

@@ -547,7 +547,7 @@ TEST_CASE("kettle: invalid commands are refused and write nothing", "[kettle]") 
       {json{{"keep_warm_time_limit", -1}}, "keep_warm_time_limit"},
       {json{{"turn_off_after_boil", "maybe"}}, "turn_off_after_boil"},
       {json{{"turn_off_after_boil", 1}}, "turn_off_after_boil"},
-      {json{{"state", "ON"}}, "unknown attribute 'state'"},
+      {json{{"state", "ON"}}, "unknown attribute \"state\""},
       // One bad attribute spoils the whole command: the good one is not written either.
       {json{{"turn_off_after_boil", true}, {"keep_warm_temperature", 100}}, "keep_warm_temperature"},
       {json::object(), "JSON object"},

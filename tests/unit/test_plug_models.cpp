@@ -6,11 +6,18 @@
 using namespace cloudless::miio;
 using nlohmann::json;
 
-TEST_CASE("every table model declares a switch and sane MIoT batches") {
+TEST_CASE("every table model declares a switch, a call for each switch it has, and sane MIoT batches") {
   for (const PlugModel& model : plug_models()) {
     CAPTURE(model.model);
     CHECK(model.has(Quantity::on));
     CHECK(switch_call(model, Quantity::on, true).has_value());
+    // A USB or LED the model has is declared as a settable switch: it must have a call both ways.
+    for (const Quantity secondary : {Quantity::usb, Quantity::led}) {
+      if (!model.has(secondary)) continue;
+      CAPTURE(quantity_name(secondary));
+      CHECK(switch_call(model, secondary, true).has_value());
+      CHECK(switch_call(model, secondary, false).has_value());
+    }
     if (model.dialect == Dialect::miot) {
       std::size_t total = 0;
       for (const json& batch : miot_get_batches(model)) {
