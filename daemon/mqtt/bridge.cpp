@@ -189,16 +189,21 @@ struct Bridge::Impl {
   }
 
   void publish_state(const model::Device& device) {
-    json state = device.state().is_object() ? device.state() : json::object();
-    if (const auto seen = device.last_seen()) state["last_seen"] = format_utc_iso8601(*seen);
+    const json& state = device.state();
+    std::optional<std::string> seen;
+    if (const auto at = device.last_seen()) seen = format_utc_iso8601(*at);
     // States go at mqtt.state_qos (default 0): each is replaced by the next one, and QoS 1 costs a
     // PUBACK round trip through Paho's threads per message (docs/build.md §9).
-    if (mqtt.output != config::OutputMode::attribute) queue_state(topics.device_state(device.id()), dump_json(state));
+    if (mqtt.output != config::OutputMode::attribute)
+      queue_state(topics.device_state(device.id()), state_payload(state, seen));
     if (mqtt.output == config::OutputMode::json) return;
-    for (const auto& [key, value] : state.items()) {
-      if (value.is_null() || reserved_attribute(key)) continue;
-      queue_state(topics.device_attribute(device.id(), key), json_to_raw_payload(value));
+    if (state.is_object()) {
+      for (const auto& [key, value] : state.items()) {
+        if (value.is_null() || reserved_attribute(key) || (seen && key == "last_seen")) continue;
+        queue_state(topics.device_attribute(device.id(), key), json_to_raw_payload(value));
+      }
     }
+    if (seen) queue_state(topics.device_attribute(device.id(), "last_seen"), *seen);
   }
 
   void queue_state(std::string topic, std::string payload) {

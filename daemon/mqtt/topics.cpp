@@ -1,5 +1,6 @@
 #include "daemon/mqtt/topics.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "protocols/common/json_limits.h"
@@ -103,6 +104,34 @@ std::string json_to_raw_payload(const nlohmann::json& value) {
 
 std::string dump_json(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string state_payload(const nlohmann::json& state, const std::optional<std::string>& last_seen) {
+  if (!state.is_object()) return last_seen ? "{\"last_seen\":" + dump_json(*last_seen) + "}" : "{}";
+  if (!last_seen) return dump_json(state);
+  if (state.contains("last_seen")) {
+    // A device's own last_seen gives way to the bridge's (never expected: the rare path may copy).
+    nlohmann::json replaced = state;
+    replaced.erase("last_seen");
+    return state_payload(replaced, last_seen);
+  }
+  std::string text = dump_json(state);
+  text.pop_back();  // the closing brace
+  if (text.size() > 1) text += ',';
+  text += "\"last_seen\":";
+  // format_utc_iso8601's text needs no escaping; anything else goes through the serialiser.
+  const bool plain = std::all_of(last_seen->begin(), last_seen->end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-' || c == ':' || c == '.' || c == '+';
+  });
+  if (plain) {
+    text += '"';
+    text += *last_seen;
+    text += '"';
+  } else {
+    text += dump_json(*last_seen);
+  }
+  text += '}';
+  return text;
 }
 
 }  // namespace cloudless

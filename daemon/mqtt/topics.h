@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,5 +78,10 @@ std::string json_to_raw_payload(const nlohmann::json& value);
 
 // Compact JSON text that never throws: invalid UTF-8 from a device is replaced, not fatal.
 std::string dump_json(const nlohmann::json& value);
+
+// The state message of cloudless/<id>: the device's state object (anything else counts as {}) with
+// the bridge's "last_seen" as its last member when given. The state is dumped as it is and the
+// member appended to the text: no copy of the device's object per message (docs/build.md §9).
+std::string state_payload(const nlohmann::json& state, const std::optional<std::string>& last_seen);
 
 }  // namespace cloudless

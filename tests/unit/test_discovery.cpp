@@ -477,6 +477,27 @@ TEST_CASE("topics: state values become raw attribute payloads", "[topics]") {
   CHECK(dump_json(json("\xff")) == "\"\xEF\xBF\xBD\"");  // invalid UTF-8 never throws
 }
 
+TEST_CASE("topics: the state payload is the device's state with last_seen as its last member", "[topics]") {
+  const std::optional<std::string> seen = "2026-11-22T10:15:03Z";
+  const json state = {{"state", "ON"}, {"power", 12.4}, {"temperature", 38}};
+  CHECK(state_payload(state, seen) ==
+        R"({"power":12.4,"state":"ON","temperature":38,"last_seen":"2026-11-22T10:15:03Z"})");
+  CHECK(json::parse(state_payload(state, seen)) == json{{"state", "ON"}, {"power", 12.4}, {"temperature", 38},
+                                                         {"last_seen", "2026-11-22T10:15:03Z"}});
+  CHECK(state_payload(state, std::nullopt) == R"({"power":12.4,"state":"ON","temperature":38})");
+  CHECK(state_payload(json::object(), seen) == R"({"last_seen":"2026-11-22T10:15:03Z"})");
+  CHECK(state_payload(json::object(), std::nullopt) == "{}");
+  CHECK(state_payload(nullptr, seen) == R"({"last_seen":"2026-11-22T10:15:03Z"})");  // not an object: as {}
+  CHECK(state_payload(json::array({1}), std::nullopt) == "{}");
+  // A device's own last_seen gives way to the bridge's: one member, the bridge's value.
+  const std::string replaced = state_payload({{"last_seen", "yesterday"}, {"state", "OFF"}}, seen);
+  CHECK(replaced == R"({"state":"OFF","last_seen":"2026-11-22T10:15:03Z"})");
+  // Without a bridge value, the device's own stays.
+  CHECK(state_payload({{"last_seen", "yesterday"}}, std::nullopt) == R"({"last_seen":"yesterday"})");
+  // Invalid UTF-8 from a device is replaced, never thrown.
+  CHECK(state_payload({{"name", "\xff"}}, seen) == "{\"name\":\"\xEF\xBF\xBD\",\"last_seen\":\"2026-11-22T10:15:03Z\"}");
+}
+
 TEST_CASE("topics: last_seen is ISO 8601 UTC with seconds and Z", "[topics]") {
   using namespace std::chrono;
   const sys_seconds t = sys_days{year{2026} / 11 / 22} + hours{10} + minutes{15} + seconds{3};
