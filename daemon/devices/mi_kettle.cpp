@@ -27,7 +27,6 @@ using nlohmann::json;
 
 // Kettle characteristics (kettle.h; docs/ble.md §4.3): short ids in the Bluetooth base UUID (§10).
 constexpr std::uint16_t kSetup = ble::kKettleSetupChar;          // write: [keep-warm type, temperature]
-constexpr std::uint16_t kStatus = ble::kKettleStatusChar;        // notify: action, mode, temperatures, type
 constexpr std::uint16_t kTimeLimit = ble::kKettleTimeLimitChar;  // r/w: keep-warm time limit, hours × 2
 constexpr std::uint16_t kBoilMode = ble::kKettleBoilModeChar;    // r/w: turn off after boil, 0/1
 
@@ -96,9 +95,7 @@ MiKettle::MiKettle(std::string id, config::BleDeviceConfig config, DeviceContext
       options_(std::move(options)),
       mac_(ble::parse_mac(config_.mac)),
       product_id_(static_cast<std::uint16_t>(config_.product_id.value_or(0))),
-      retry_timer_(context.io),
       report_timer_(context.io),
-      backoff_(options_.backoff_initial),
       connect_log_(options_.log_window),
       token_log_(options_.log_window),
       auth_log_(options_.log_window),
@@ -184,15 +181,29 @@ std::vector<model::Entity> MiKettle::entities() const {
 
 template <typename Handler>
 auto MiKettle::guarded(Handler handler) {
-  return [this, alive = std::weak_ptr<int>(alive_), generation = generation_,
-          handler = std::move(handler)](auto&&... args) mutable {
-    if (alive.expired() || phase_ == Phase::stopped || generation != generation_) return;
+  return [this, alive = std::weak_ptr<int>(alive_), handler = std::move(handler)](auto&&... args) mutable {
+    if (alive.expired() || !started_) return;
     handler(std::forward<decltype(args)>(args)...);
   };
 }
 
+MiKettle::Counters MiKettle::counters() const {
+  Counters out = counters_;
+  if (connection_) {
+    const Connection::Counters& link = connection_->counters();
+    out.connect_attempts = link.connect_attempts;
+    out.connect_failures = link.connect_failures;
+    out.auth_failures = link.auth_failures;
+    out.token_rejected = link.token_rejected;
+    out.disconnects = link.disconnects;
+    out.sessions = link.sessions;
+    out.early_retries = link.early_retries;
+  }
+  return out;
+}
+
 void MiKettle::start() {
-  if (phase_ != Phase::stopped) return;
+  if (started_) return;
   if (!mac_ || !is_mi_kettle(config_)) {
     spdlog::error("{}: not a Mi kettle configuration (mac {}, product_id {}); the device stays offline", id(),
                   config_.mac, config_.product_id.value_or(0));
@@ -202,91 +213,63 @@ void MiKettle::start() {
     spdlog::error("{}: no Bluetooth in this program; the kettle stays offline", id());
     return;
   }
-  phase_ = Phase::waiting;
-  backoff_ = options_.backoff_initial;
+  started_ = true;
+  Connection::Options options;
+  options.connector = options_.connector;
+  options.auth_timeouts = options_.auth_timeouts;
+  options.backoff_initial = options_.backoff_initial;
+  options.backoff_max = options_.backoff_max;
+  options.connect_deadline = options_.connect_deadline;
+  connection_ = std::make_unique<Connection>(context_.io, config_.mac, *mac_, product_id_, std::move(options),
+                                             connection_events());
   if (context_.ble_hub) {
     subscription_ = context_.ble_hub->subscribe(config_.mac, [this](const BleAdvert& advert) { on_advert(advert); });
   }
-  // Connect from the loop, not from inside the caller.
-  boost::asio::post(context_.io, guarded([this] {
-                      if (phase_ == Phase::waiting) connect();
-                    }));
+  connection_->start();
 }
 
 void MiKettle::stop() {
-  if (phase_ == Phase::stopped) return;
-  teardown();
-  phase_ = Phase::stopped;
+  if (!started_) return;
+  started_ = false;
+  connection_->stop();
   alive_ = std::make_shared<int>(0);  // every handler still queued holds a weak_ptr to the old one
-  retry_timer_.cancel();
   report_timer_.cancel();
   subscription_.reset();
-  retry_at_.reset();
+  reset_writes();
 }
 
 void MiKettle::refresh() {
-  if (phase_ == Phase::waiting) {
-    retry_now();
+  if (!connection_) return;
+  if (connection_->phase() == Phase::waiting) {
+    connection_->retry_now();
     return;
   }
-  if (phase_ != Phase::ready) return;
-  read_settings([this] { publish(true); });
+  if (!connection_->ready()) return;
+  connection_->read_settings(guarded([this] { publish(true); }));
 }
 
-// ---- connecting and authenticating ----------------------------------------------------------------
-
-void MiKettle::connect() {
-  retry_timer_.cancel();
-  retry_at_.reset();
-  phase_ = Phase::connecting;
-  ++counters_.connect_attempts;
-  connect_handle_ = options_.connector(config_.mac, guarded([this](const std::optional<ble::GattError>& error,
-                                                                   Link link) { on_connected(error, std::move(link)); }));
-  // The retry timer is idle while connecting: it guards the connect.
-  retry_timer_.expires_after(options_.connect_deadline);
-  retry_timer_.async_wait(
-      [this, alive = std::weak_ptr<int>(alive_), generation = generation_](const boost::system::error_code& error) {
-        if (error || alive.expired() || generation != generation_ || phase_ != Phase::connecting) return;
-        ++counters_.connect_failures;
-        fail(Failure::connect, "no answer from the Bluetooth stack within " +
-                                   std::to_string(whole_seconds(options_.connect_deadline)) + " s");
-      });
+// The connection reports from session callbacks, which never run after stop().
+MiKettle::Connection::Events MiKettle::connection_events() {
+  Connection::Events events;
+  events.choose_token = [this](bool& is_new) { return choose_token(is_new); };
+  events.registered = [this](const ble::LegacyRegisterResult& result, bool token_was_new) {
+    on_registered(result, token_was_new);
+  };
+  events.status = [this](const Bytes& value) { on_status(value); };
+  events.setting_read = [this](std::uint16_t characteristic, const std::optional<ble::GattError>& error,
+                               const Bytes& value) { on_setting_read(characteristic, error, value); };
+  events.ready = [this] { became_ready(); };
+  events.failed = [this](Connection::Failure failure, const std::string& detail, bool was_ready,
+                         std::chrono::milliseconds retry_in) { on_failed(failure, detail, was_ready, retry_in); };
+  return events;
 }
 
-void MiKettle::on_connected(const std::optional<ble::GattError>& error, Link link) {
-  if (phase_ != Phase::connecting) return;
-  retry_timer_.cancel();  // the connect deadline
-  if (error || !link.gatt) {
-    ++counters_.connect_failures;
-    fail(Failure::connect, error ? error->describe() : "no connection");
-    return;
-  }
-  link_ = std::move(link);
-  if (link_.on_disconnected) {
-    link_.on_disconnected(guarded([this](const ble::GattError& why) { on_link_lost(why); }));
-  }
-  const std::optional<ble::LegacyToken> token = choose_token();
-  if (!token) {
-    fail(Failure::auth, "no usable token");
-    return;
-  }
-  token_ = *token;
-  phase_ = Phase::authenticating;
-  ble::LegacyRegisterParams params;
-  params.mac = *mac_;
-  params.product_id = product_id_;
-  params.token = token_;
-  auth_ = ble::start_legacy_register(
-      context_.io, link_.gatt, params, options_.auth_timeouts,
-      guarded([this](const std::optional<ble::AuthError>& auth_error, const ble::LegacyRegisterResult& result) {
-        on_registered(auth_error, result);
-      }));
-}
+// ---- the token ------------------------------------------------------------------------------------
 
 // The token of this connection: the configured one, else the one stored at the first connection,
 // else a new one (kept in memory across attempts and saved only once the kettle confirmed it).
-std::optional<ble::LegacyToken> MiKettle::choose_token() {
-  token_is_new_ = false;
+std::optional<ble::LegacyToken> MiKettle::choose_token(bool& is_new) {
+  is_new = false;
   token_configured_ = false;
   if (!config_.token_hex.empty()) {
     const std::optional<Bytes> bytes = from_hex(config_.token_hex);
@@ -310,34 +293,16 @@ std::optional<ble::LegacyToken> MiKettle::choose_token() {
                  ble_key_file(context_.state_dir, config_.mac), loaded.error);
   }
   if (!unconfirmed_token_) unconfirmed_token_ = ble::legacy_auth::generate_token();
-  token_is_new_ = true;
+  is_new = true;
   return *unconfirmed_token_;
 }
 
-void MiKettle::on_registered(const std::optional<ble::AuthError>& error, const ble::LegacyRegisterResult& result) {
-  auth_.reset();
-  if (phase_ != Phase::authenticating) return;
-  if (error) {
-    ++counters_.auth_failures;
-    if (error->kind == ble::AuthFailure::mismatch) {
-      ++counters_.token_rejected;
-      fail(Failure::token_rejected, error->text);
-    } else if (error->kind == ble::AuthFailure::link && error->gatt &&
-               error->gatt->kind == ble::GattErrorKind::disconnected) {
-      fail(Failure::lost, error->gatt->describe());  // out of range mid-handshake: a link problem
-    } else {
-      fail(Failure::auth, error->text);
-    }
-    return;
-  }
-  if (token_is_new_) remember_token(result.token);
+void MiKettle::on_registered(const ble::LegacyRegisterResult& result, bool token_was_new) {
+  if (token_was_new) remember_token(result.token);
   if (result.version != firmware_) {
     firmware_ = result.version;
     description_changed();
   }
-  phase_ = Phase::setting_up;
-  link_.gatt->subscribe(ble::uuid16(kStatus), guarded([this](const Bytes& value) { on_status(value); }),
-                        guarded([this](const std::optional<ble::GattError>& sub_error) { on_subscribed(sub_error); }));
 }
 
 // Saved only now, after the kettle confirmed the token: a token it never accepted is worth nothing.
@@ -357,59 +322,39 @@ void MiKettle::remember_token(const ble::LegacyToken& token) {
   }
   spdlog::info("{}: the kettle {} accepted a new token; stored in {}", id(), config_.mac,
                ble_key_file(context_.state_dir, config_.mac));
-  token_is_new_ = false;
   unconfirmed_token_.reset();
 }
 
-void MiKettle::on_subscribed(const std::optional<ble::GattError>& error) {
-  if (phase_ != Phase::setting_up) return;
-  if (error) {
-    fail(Failure::setup, "enabling status notifications failed: " + error->describe());
+// ---- what the kettle reports ----------------------------------------------------------------------
+
+// aa04 / aa05 into known_. A value that does not parse is reported and left out; a failed read is
+// logged (a dropped link also ends in a failure of the connection).
+void MiKettle::on_setting_read(std::uint16_t characteristic, const std::optional<ble::GattError>& error,
+                               const Bytes& value) {
+  if (characteristic == kTimeLimit) {
+    if (error) {
+      spdlog::debug("{}: reading the keep-warm time limit failed: {}", id(), error->describe());
+    } else if (const auto hours = ble::decode_kettle_time_limit(value)) {
+      known_.keep_warm_time_limit = *hours;
+    } else {
+      report_malformed("keep-warm time limit " + to_hex(value) + ": " + hours.error().describe());
+    }
     return;
   }
-  read_settings([this] {
-    if (phase_ == Phase::setting_up) became_ready();
-  });
-}
-
-// Reads aa04 then aa05 into known_, then runs `then`. A value that does not parse is reported and
-// left out; a failed read is logged (a dropped link also ends in on_link_lost).
-void MiKettle::read_settings(std::function<void()> then) {
-  if (!link_.gatt) return;
-  link_.gatt->read(
-      ble::uuid16(kTimeLimit),
-      guarded([this, then = std::move(then)](const std::optional<ble::GattError>& error, Bytes value) mutable {
-        if (error) {
-          spdlog::debug("{}: reading the keep-warm time limit failed: {}", id(), error->describe());
-        } else if (const auto hours = ble::decode_kettle_time_limit(value)) {
-          known_.keep_warm_time_limit = *hours;
-        } else {
-          report_malformed("keep-warm time limit " + to_hex(value) + ": " + hours.error().describe());
-        }
-        if (!link_.gatt) return;
-        link_.gatt->read(ble::uuid16(kBoilMode),
-                         guarded([this, then = std::move(then)](const std::optional<ble::GattError>& read_error,
-                                                                Bytes boil) {
-                           if (read_error) {
-                             spdlog::debug("{}: reading turn-off-after-boil failed: {}", id(), read_error->describe());
-                           } else if (const auto off = ble::decode_kettle_boil_mode(boil)) {
-                             known_.turn_off_after_boil = *off;
-                           } else {
-                             report_malformed("turn-off-after-boil " + to_hex(boil) + ": " + off.error().describe());
-                           }
-                           then();
-                         }));
-      }));
+  if (error) {
+    spdlog::debug("{}: reading turn-off-after-boil failed: {}", id(), error->describe());
+  } else if (const auto off = ble::decode_kettle_boil_mode(value)) {
+    known_.turn_off_after_boil = *off;
+  } else {
+    report_malformed("turn-off-after-boil " + to_hex(value) + ": " + off.error().describe());
+  }
 }
 
 void MiKettle::became_ready() {
-  phase_ = Phase::ready;
-  ++counters_.sessions;
-  backoff_ = options_.backoff_initial;
   // The first session, and the end of an outage whose start was logged; a kettle flapping within the
   // log window reconnects quietly (its drops are summarised by the ProblemLog, which starts a fresh
   // first line by itself after a quiet window).
-  if (counters_.sessions == 1 || lost_logged_) {
+  if (connection_->counters().sessions == 1 || lost_logged_) {
     spdlog::info("{}: connected to the kettle {} (firmware {}{})", id(), config_.mac,
                  firmware_.empty() ? "unknown" : firmware_,
                  failures_since_ready_ ? ", after " + std::to_string(failures_since_ready_) + " failed attempts" : "");
@@ -420,10 +365,7 @@ void MiKettle::became_ready() {
   publish(true);
 }
 
-// ---- status ---------------------------------------------------------------------------------------
-
 void MiKettle::on_status(const Bytes& value) {
-  if (phase_ != Phase::setting_up && phase_ != Phase::ready) return;
   const auto status = ble::parse_kettle_status(value);
   if (!status) {
     report_malformed("status " + to_hex(value) + ": " + status.error().describe());
@@ -435,7 +377,7 @@ void MiKettle::on_status(const Bytes& value) {
   known_.temperature = status->current_temperature;
   known_.keep_warm_temperature = status->keep_warm_set_temperature;
   known_.keep_warm_type = std::string(ble::kettle_keep_warm_type_name(status->keep_warm_type));
-  if (phase_ == Phase::ready) publish(false);  // setting_up publishes once the settings are read
+  if (connection_->ready()) publish(false);  // while setting up, published once the settings are read
 }
 
 json MiKettle::current_state() const {
@@ -463,123 +405,67 @@ void MiKettle::publish(bool force) {
   replace_state(state);
 }
 
-// ---- presence -------------------------------------------------------------------------------------
+// ---- presence and failures ------------------------------------------------------------------------
 
 void MiKettle::on_advert(const BleAdvert& advert) {
-  if (phase_ == Phase::stopped || advert.cached) return;  // a cached value says nothing about now
+  if (!started_ || advert.cached) return;  // a cached value says nothing about now
   if (advert.rssi) rssi_ = advert.rssi;
-  if (phase_ != Phase::waiting || !last_failure_at_) return;
-  // Back in range after a connect failure or a drop: try now rather than at the end of a long wait.
-  // Not after a refused token (an advert does not change the token), and never sooner than the
-  // initial backoff after the failure (a kettle advertises several times a second).
-  if (last_failure_ != Failure::connect && last_failure_ != Failure::lost) return;
-  const Clock::time_point earliest = *last_failure_at_ + options_.backoff_initial;
-  if (retry_at_ && *retry_at_ <= earliest) return;
-  ++counters_.early_retries;
-  const auto now = Clock::now();
-  if (now >= earliest) {
-    retry_now();
-    return;
-  }
-  schedule_retry(std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now));
+  connection_->on_advert();
 }
 
-// ---- failures and reconnecting --------------------------------------------------------------------
-
-void MiKettle::on_link_lost(const ble::GattError& why) {
-  if (phase_ == Phase::stopped || phase_ == Phase::waiting) return;
-  ++counters_.disconnects;
-  fail(Failure::lost, why.describe());
-}
-
-void MiKettle::fail(Failure failure, const std::string& detail) {
-  const bool was_ready = phase_ == Phase::ready;
-  teardown();
+void MiKettle::on_failed(Connection::Failure failure, const std::string& detail, bool was_ready,
+                         std::chrono::milliseconds retry_in) {
+  using Failure = Connection::Failure;
+  reset_writes();
   ++failures_since_ready_;
   set_online(false);
-  const auto now = Clock::now();
-  last_failure_ = failure;
-  last_failure_at_ = now;
-  const std::chrono::milliseconds delay = backoff_;
-  backoff_ = std::min(backoff_ * 2, options_.backoff_max);
-  const long long retry_s = std::max<long long>(1, delay.count() / 1000);
+  const long long retry_s = std::max<long long>(1, retry_in.count() / 1000);
 
-  ProblemLog& log = failure == Failure::token_rejected ? token_log_ : failure == Failure::auth ? auth_log_ : connect_log_;
-  const ProblemLog::Decision decision = log.record(now);
+  ProblemLog& log = failure == Failure::token_rejected ? token_log_
+                    : failure == Failure::auth         ? auth_log_
+                                                       : connect_log_;
+  const ProblemLog::Decision decision = log.record(Clock::now());
   if (decision.action == ProblemLog::Action::none) {
     spdlog::debug("{}: kettle {}: {}; retry in {} s", id(), config_.mac, detail, retry_s);
-  } else if (decision.action == ProblemLog::Action::log_summary) {
-    lost_logged_ = true;
+    return;
+  }
+  lost_logged_ = true;
+  if (decision.action == ProblemLog::Action::log_summary) {
     spdlog::warn("{}: the kettle {} is still not usable: {} more failures in the last {} s (last: {}); retrying "
                  "every {} s at most",
                  id(), config_.mac, decision.count, whole_seconds(decision.span), detail,
                  options_.backoff_max.count() / 1000);
-  } else {
-    lost_logged_ = true;
-    switch (failure) {
-      case Failure::token_rejected:
-        spdlog::warn("{}: the kettle {} rejected the token{} ({}): check product_id (131 YM-K1501, 275 YM-K1501EU){}; "
-                     "retrying in {} s",
-                     id(), config_.mac, token_configured_ ? " configured in `token:`" : " stored in state_dir",
-                     detail, token_configured_ ? " and the token" : "", retry_s);
-        break;
-      case Failure::auth:
-        spdlog::warn("{}: Mi auth with the kettle {} failed: {}; retrying in {} s", id(), config_.mac, detail, retry_s);
-        break;
-      case Failure::lost:
-        spdlog::warn("{}: {} the kettle {} ({}); reconnecting in {} s (further failures are summarised)", id(),
-                     was_ready ? "lost the connection to" : "connection dropped while setting up", config_.mac, detail,
-                     retry_s);
-        break;
-      case Failure::connect:
-      case Failure::setup:
-        spdlog::warn("{}: cannot use the kettle {}: {}; retrying in {} s (out of range or switched off? further "
-                     "failures are summarised)",
-                     id(), config_.mac, detail, retry_s);
-        break;
-    }
+    return;
   }
-  schedule_retry(delay);
+  switch (failure) {
+    case Failure::token_rejected:
+      spdlog::warn("{}: the kettle {} rejected the token{} ({}): check product_id (131 YM-K1501, 275 YM-K1501EU){}; "
+                   "retrying in {} s",
+                   id(), config_.mac, token_configured_ ? " configured in `token:`" : " stored in state_dir", detail,
+                   token_configured_ ? " and the token" : "", retry_s);
+      break;
+    case Failure::auth:
+      spdlog::warn("{}: Mi auth with the kettle {} failed: {}; retrying in {} s", id(), config_.mac, detail, retry_s);
+      break;
+    case Failure::lost:
+      spdlog::warn("{}: {} the kettle {} ({}); reconnecting in {} s (further failures are summarised)", id(),
+                   was_ready ? "lost the connection to" : "connection dropped while setting up", config_.mac, detail,
+                   retry_s);
+      break;
+    case Failure::connect:
+    case Failure::setup:
+      spdlog::warn("{}: cannot use the kettle {}: {}; retrying in {} s (out of range or switched off? further "
+                   "failures are summarised)",
+                   id(), config_.mac, detail, retry_s);
+      break;
+  }
 }
 
-// Ends whatever link, handshake or connect is running; their late handlers see a new generation.
-void MiKettle::teardown() {
-  ++generation_;
-  if (auth_) auth_->cancel();
-  if (link_.disconnect) link_.disconnect();
-  // Dropping the handle withdraws a pending connect now (GattClient dequeues a request before it
-  // calls back, so this is safe inside that callback too).
-  connect_handle_.reset();
-  // The link and the handshake are released from the loop, not here: teardown can run inside one of
-  // their own handlers.
-  boost::asio::post(context_.io, [link = std::move(link_), auth = std::move(auth_)] {});
-  link_ = {};
-  auth_.reset();
+void MiKettle::reset_writes() {
   writes_.clear();
   writing_ = false;
   reread_time_limit_ = reread_boil_ = false;
   pending_setup_.reset();
-  if (phase_ != Phase::stopped) phase_ = Phase::waiting;
-}
-
-void MiKettle::schedule_retry(std::chrono::milliseconds delay) {
-  phase_ = Phase::waiting;
-  retry_at_ = Clock::now() + delay;
-  retry_timer_.expires_at(*retry_at_);
-  retry_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& error) {
-    // A stale expiry (the wait was re-armed or cut short meanwhile) is not this wait's end.
-    if (error || alive.expired() || phase_ != Phase::waiting || !retry_at_ || Clock::now() < *retry_at_) return;
-    connect();
-  });
-}
-
-void MiKettle::retry_now() {
-  if (phase_ != Phase::waiting) return;
-  retry_timer_.cancel();
-  retry_at_.reset();
-  boost::asio::post(context_.io, guarded([this] {
-                      if (phase_ == Phase::waiting && !retry_at_) connect();
-                    }));
 }
 
 // ---- rate-limited reports of malformed values -----------------------------------------------------
@@ -605,7 +491,7 @@ void MiKettle::schedule_report_flush() {
   if (!due) return;
   report_timer_.expires_at(*due);
   report_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& error) {
-    if (error || alive.expired() || phase_ == Phase::stopped) return;
+    if (error || alive.expired() || !started_) return;
     flush_reports();
   });
 }
@@ -642,7 +528,7 @@ model::CommandError MiKettle::command(const json& changes) {
       if (!boil_off) return "turn_off_after_boil: TOGGLE needs the kettle's current setting, not reported yet";
     }
   }
-  if (phase_ != Phase::ready || !link_.gatt) return "kettle not connected";
+  if (!connection_ || !connection_->ready()) return "kettle not connected";
 
   // aa01 carries both keep-warm settings: the one not in the command comes from what is queued,
   // else from the kettle's last status.
@@ -697,7 +583,7 @@ void MiKettle::start_writes() {
 }
 
 void MiKettle::next_write() {
-  if (phase_ != Phase::ready || !link_.gatt) return;
+  if (!connection_ || !connection_->ready()) return;
   if (writes_.empty()) {
     writes_finished();
     return;
@@ -706,27 +592,25 @@ void MiKettle::next_write() {
   writes_.pop_front();
   const std::uint16_t characteristic = write.characteristic;
   Bytes value = write.value;
-  link_.gatt->write(ble::uuid16(characteristic), std::move(value), ble::WriteType::request,
-                    guarded([this, write = std::move(write)](const std::optional<ble::GattError>& error) {
-                      if (error) {
-                        ++counters_.write_failures;
-                        spdlog::warn("{}: writing the {} to the kettle failed: {}", id(), write.what, error->describe());
-                        writes_.clear();
-                        writing_ = false;
-                        pending_setup_.reset();
-                        reread_time_limit_ = reread_boil_ = false;
-                        publish(true);  // restate what the kettle really has
-                        return;
-                      }
-                      ++counters_.writes;
-                      if (write.characteristic == kSetup && write.value.size() >= 2) {
-                        // Confirmed by the kettle (write with response); its next status says the same.
-                        known_.keep_warm_type = std::string(ble::kettle_keep_warm_type_name(
-                            static_cast<ble::KettleKeepWarmType>(write.value[0])));
-                        known_.keep_warm_temperature = write.value[1];
-                      }
-                      next_write();
-                    }));
+  connection_->write(characteristic, std::move(value),
+                     guarded([this, write = std::move(write)](const std::optional<ble::GattError>& error) {
+                       if (error) {
+                         ++counters_.write_failures;
+                         spdlog::warn("{}: writing the {} to the kettle failed: {}", id(), write.what,
+                                      error->describe());
+                         reset_writes();
+                         publish(true);  // restate what the kettle really has
+                         return;
+                       }
+                       ++counters_.writes;
+                       if (write.characteristic == kSetup && write.value.size() >= 2) {
+                         // Confirmed by the kettle (write with response); its next status says the same.
+                         known_.keep_warm_type = std::string(ble::kettle_keep_warm_type_name(
+                             static_cast<ble::KettleKeepWarmType>(write.value[0])));
+                         known_.keep_warm_temperature = write.value[1];
+                       }
+                       next_write();
+                     }));
 }
 
 void MiKettle::writes_finished() {
@@ -743,7 +627,7 @@ void MiKettle::writes_finished() {
     return;
   }
   // What the kettle stored, not what we asked for.
-  read_settings(done);
+  connection_->read_settings(guarded(done));
 }
 
 }  // namespace cloudless

@@ -5,19 +5,13 @@
 //    "keep_warm_type":"heat_to","keep_warm_time_limit":12,"turn_off_after_boil":false,"rssi":-70}
 // (last_seen is added by the MQTT bridge from Device::last_seen()).
 //
-//   start ─▶ subscribe adverts (presence) ─▶ connect ─▶ token: config, else state_dir, else new
-//         ─▶ legacy register (every connection; the kettle accepts the token it was given first)
-//         ─▶ [new token confirmed: saved to state_dir] ─▶ notify aa02 ─▶ read aa04, aa05 ─▶ online
+//   the connection (protocols/xiaomi_ble/auth/kettle_connection): connect, legacy register, notifications,
+//   settings read, backoff and retries; this kind chooses the token (config, else state_dir, else new,
+//   stored once the kettle confirmed it) and turns what the connection reports into state and log lines:
 //   aa02 status ─▶ parsed (malformed: counted, never published) ─▶ publish
-//   command ─▶ validate everything ─▶ queue writes aa01 [type, temp] / aa04 / aa05 (with response)
+//   command ─▶ checked against entities() ─▶ queue writes aa01 [type, temp] / aa04 / aa05 (with response)
 //           ─▶ read back aa04 / aa05 ─▶ publish
-//   connect failed / auth failed / link dropped ─▶ offline ─▶ retry after 2 s, 4 s, … 60 s; an advert
-//           from the kettle while waiting means it is back in range: retry at once
-//
-// Why register on every connection and not "login": the kettle firmware implements only the legacy
-// register handshake (every working kettle client does this, with the token kept from the first
-// time); a kettle bound to Mi Home refuses a foreign token (mixB check fails), which is logged as
-// "the kettle rejected the token".
+//   connection failed ─▶ offline; an advert from the kettle tells the connection it is back in range
 //
 // Logging: one line per state change (online, lost), then rate-limited (ProblemLog, 1 h window), so a
 // kettle out of range for a day writes a line an hour, not one per retry.
@@ -43,6 +37,7 @@
 #include "daemon/model/device.h"
 #include "protocols/common/bytes.h"
 #include "protocols/xiaomi_ble/auth/gatt_link.h"
+#include "protocols/xiaomi_ble/auth/kettle_connection.h"
 #include "protocols/xiaomi_ble/auth/mi_auth_session.h"
 #include "protocols/xiaomi_ble/codec/mibeacon.h"
 
@@ -55,20 +50,12 @@ class MiKettle : public model::Device {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // One established connection as the kettle uses it: the GATT operations, plus the two things a
-  // bare GattLink does not offer (learning of a drop, ending the link). BlueZ' GattConnection gives
-  // all three; unit tests give a scripted device.
-  struct Link {
-    std::shared_ptr<xiaomi_ble::GattLink> gatt;
-    // Registers the handler that runs once, later, when the link drops by itself (not after disconnect()).
-    std::function<void(std::function<void(const xiaomi_ble::GattError&)>)> on_disconnected;
-    std::function<void()> disconnect;  // idempotent
-  };
-  using ConnectDone = std::function<void(const std::optional<xiaomi_ble::GattError>& error, Link link)>;
-  // Dropping the handle withdraws a connect still pending (GattConnectRequest); may be null.
-  using ConnectHandle = std::shared_ptr<void>;
-  // Starts one connection to `mac`; `done` runs once, later, on the io thread.
-  using Connector = std::function<ConnectHandle(const std::string& mac, ConnectDone done)>;
+  using Connection = xiaomi_ble::KettleConnection;
+  using Link = Connection::Link;
+  using ConnectDone = Connection::ConnectDone;
+  using ConnectHandle = Connection::ConnectHandle;
+  using Connector = Connection::Connector;
+  using Phase = Connection::Phase;
 
   struct Options {
     Connector connector;  // empty: BlueZ through context.ble_hub->gatt_client()
@@ -85,15 +72,13 @@ class MiKettle : public model::Device {
     std::chrono::milliseconds log_window{std::chrono::hours(1)};
   };
 
-  enum class Phase { stopped, waiting, connecting, authenticating, setting_up, ready };
-
   struct Counters {
     std::uint64_t connect_attempts = 0;
     std::uint64_t connect_failures = 0;
     std::uint64_t auth_failures = 0;   // every failed register
     std::uint64_t token_rejected = 0;  // of which: the kettle's confirmation did not match
     std::uint64_t disconnects = 0;     // links lost after connecting
-    std::uint64_t sessions = 0;        // authenticated connections
+    std::uint64_t sessions = 0;        // connections that became ready
     std::uint64_t statuses = 0;        // aa02 notifications accepted
     std::uint64_t malformed = 0;       // aa02 notifications or aa04/aa05 values that did not parse
     std::uint64_t writes = 0;          // setting writes completed
@@ -117,13 +102,14 @@ class MiKettle : public model::Device {
   // One advert from the kettle's MAC (the hub's callback; tests call it): RSSI, and presence.
   void on_advert(const BleAdvert& advert);
 
-  Phase phase() const { return phase_; }
-  const Counters& counters() const { return counters_; }
+  Phase phase() const { return connection_ ? connection_->phase() : Phase::stopped; }
+  Counters counters() const;
   // The delay of the next retry (doubling from backoff_initial to backoff_max).
-  std::chrono::milliseconds next_backoff() const { return backoff_; }
+  std::chrono::milliseconds next_backoff() const {
+    return connection_ ? connection_->next_backoff() : options_.backoff_initial;
+  }
 
  private:
-  enum class Failure { connect, auth, token_rejected, lost, setup };
   struct Write {
     std::uint16_t characteristic = 0;
     Bytes value;
@@ -131,22 +117,19 @@ class MiKettle : public model::Device {
   };
 
   template <typename Handler>
-  auto guarded(Handler handler);  // runs `handler` only while this connection generation is current
+  auto guarded(Handler handler);  // runs `handler` only while started
 
-  void connect();
-  void on_connected(const std::optional<xiaomi_ble::GattError>& error, Link link);
-  std::optional<xiaomi_ble::LegacyToken> choose_token();
-  void on_registered(const std::optional<xiaomi_ble::AuthError>& error, const xiaomi_ble::LegacyRegisterResult& result);
+  Connection::Events connection_events();
+  std::optional<xiaomi_ble::LegacyToken> choose_token(bool& is_new);
+  void on_registered(const xiaomi_ble::LegacyRegisterResult& result, bool token_was_new);
   void remember_token(const xiaomi_ble::LegacyToken& token);
-  void on_subscribed(const std::optional<xiaomi_ble::GattError>& error);
-  void read_settings(std::function<void()> then);
+  void on_setting_read(std::uint16_t characteristic, const std::optional<xiaomi_ble::GattError>& error,
+                       const Bytes& value);
   void became_ready();
   void on_status(const Bytes& value);
-  void on_link_lost(const xiaomi_ble::GattError& why);
-  void fail(Failure failure, const std::string& detail);
-  void teardown();
-  void schedule_retry(std::chrono::milliseconds delay);
-  void retry_now();
+  void on_failed(Connection::Failure failure, const std::string& detail, bool was_ready,
+                 std::chrono::milliseconds retry_in);
+  void reset_writes();
 
   void start_writes();
   void next_write();
@@ -164,25 +147,14 @@ class MiKettle : public model::Device {
   std::optional<xiaomi_ble::MacAddress> mac_;
   std::uint16_t product_id_ = 0;
   BleSubscription subscription_;
-  boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer report_timer_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers hold a weak_ptr to it
-  std::uint64_t generation_ = 0;  // bumped at every teardown: handlers of an old link are ignored
+  bool started_ = false;
+  std::unique_ptr<Connection> connection_;  // from start() to stop()
 
-  Phase phase_ = Phase::stopped;
-  ConnectHandle connect_handle_;
-  Link link_;
-  std::shared_ptr<xiaomi_ble::AuthSession> auth_;
-  xiaomi_ble::LegacyToken token_{};
-  bool token_is_new_ = false;      // generated by us and not yet confirmed by the kettle (not saved)
-  bool token_configured_ = false;  // from `token:` in the config
+  bool token_configured_ = false;  // this connection's token is from `token:` in the config
   std::optional<xiaomi_ble::LegacyToken> unconfirmed_token_;  // a generated token kept across attempts
   std::string firmware_;
-
-  std::chrono::milliseconds backoff_;
-  std::optional<Failure> last_failure_;
-  std::optional<Clock::time_point> last_failure_at_;
-  std::optional<Clock::time_point> retry_at_;
   std::uint64_t failures_since_ready_ = 0;
   bool lost_logged_ = false;  // a "not reachable" line was logged in this outage
 
@@ -205,7 +177,7 @@ class MiKettle : public model::Device {
 
   ProblemLog connect_log_, token_log_, auth_log_, malformed_log_;
   std::string last_malformed_;
-  Counters counters_;
+  Counters counters_;  // this kind's own (statuses, malformed, writes); counters() adds the connection's
 };
 
 }  // namespace cloudless

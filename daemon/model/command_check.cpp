@@ -115,7 +115,8 @@ CommandError check_climate(const ClimateTraits& traits, const std::string& key, 
     const std::optional<double> target = climate_target(value, traits.temp_step);
     if (!target) return "target_temperature takes a number of °C, e.g. 24.5";
     if (*target < traits.min_temp || *target > traits.max_temp) {
-      const double said = value.is_number() ? value.get<double>() : std::strtod(value.get<std::string>().c_str(), nullptr);
+      const double said =
+          value.is_number() ? value.get<double>() : std::strtod(value.get<std::string>().c_str(), nullptr);
       return "target_temperature " + number_text(said) + " is outside this unit's range " +
              number_text(traits.min_temp) + ".." + number_text(traits.max_temp) + " °C";
     }

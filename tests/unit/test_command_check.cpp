@@ -96,8 +96,10 @@ TEST_CASE("check_command: switches, selects and numbers", "[model][command]") {
   }
   CHECK_FALSE(check_command(entities, {{"time_limit", 7.5}}));
   CHECK_FALSE(check_command(entities, {{"time_limit", 0}}));
-  CHECK(error_of(entities, {{"time_limit", 0.25}}) == "time_limit takes a number from 0 to 12 in steps of 0.5, not 0.25");
-  CHECK(error_of(entities, {{"time_limit", 12.5}}) == "time_limit takes a number from 0 to 12 in steps of 0.5, not 12.5");
+  CHECK(error_of(entities, {{"time_limit", 0.25}}) ==
+        "time_limit takes a number from 0 to 12 in steps of 0.5, not 0.25");
+  CHECK(error_of(entities, {{"time_limit", 12.5}}) ==
+        "time_limit takes a number from 0 to 12 in steps of 0.5, not 12.5");
 
   // One bad attribute spoils the command, whichever comes first.
   CHECK_FALSE(error_of(entities, {{"state", "ON"}, {"time_limit", -1}}).empty());

@@ -1,4 +1,5 @@
-// The Mi kettle device kind (daemon/devices/mi_kettle) against a scripted kettle behind a fake
+// The Mi kettle device kind (daemon/devices/mi_kettle) and the connection it drives
+// (protocols/xiaomi_ble/auth/kettle_connection) against a scripted kettle behind a fake
 // GattLink on an io_context, without D-Bus: the fake answers the legacy Mi register as a genuine
 // kettle would (its replies computed with the codec of mi_auth_legacy.h from the device's side:
 // docs/ble.md §4.2), notifies status bytes (docs/ble.md §4.3: `00ff00005020000000010200`), answers
