@@ -189,16 +189,7 @@ auto MiKettle::guarded(Handler handler) {
 
 MiKettle::Counters MiKettle::counters() const {
   Counters out = counters_;
-  if (connection_) {
-    const Connection::Counters& link = connection_->counters();
-    out.connect_attempts = link.connect_attempts;
-    out.connect_failures = link.connect_failures;
-    out.auth_failures = link.auth_failures;
-    out.token_rejected = link.token_rejected;
-    out.disconnects = link.disconnects;
-    out.sessions = link.sessions;
-    out.early_retries = link.early_retries;
-  }
+  if (connection_) static_cast<Connection::Counters&>(out) = connection_->counters();
   return out;
 }
 
@@ -214,14 +205,8 @@ void MiKettle::start() {
     return;
   }
   started_ = true;
-  Connection::Options options;
-  options.connector = options_.connector;
-  options.auth_timeouts = options_.auth_timeouts;
-  options.backoff_initial = options_.backoff_initial;
-  options.backoff_max = options_.backoff_max;
-  options.connect_deadline = options_.connect_deadline;
-  connection_ = std::make_unique<Connection>(context_.io, config_.mac, *mac_, product_id_, std::move(options),
-                                             connection_events());
+  connection_ = std::make_unique<Connection>(context_.io, config_.mac, *mac_, product_id_,
+                                             static_cast<const Connection::Options&>(options_), connection_events());
   if (context_.ble_hub) {
     subscription_ = context_.ble_hub->subscribe(config_.mac, [this](const BleAdvert& advert) { on_advert(advert); });
   }

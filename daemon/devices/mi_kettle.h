@@ -57,14 +57,9 @@ class MiKettle : public model::Device {
   using Connector = Connection::Connector;
   using Phase = Connection::Phase;
 
-  struct Options {
-    Connector connector;  // empty: BlueZ through context.ble_hub->gatt_client()
-    xiaomi_ble::AuthTimeouts auth_timeouts{};
-    std::chrono::milliseconds backoff_initial{std::chrono::seconds(2)};
-    std::chrono::milliseconds backoff_max{std::chrono::seconds(60)};
-    // A connect that has not called back by then counts as failed (the GATT client retries and waits
-    // for discovery on its own, well within this; it is a guard against a client that went away).
-    std::chrono::milliseconds connect_deadline{std::chrono::minutes(5)};
+  // The connection's (connector, empty: BlueZ through context.ble_hub->gatt_client(); auth timeouts;
+  // backoff; connect deadline) and this kind's own.
+  struct Options : Connection::Options {
     // Identical statuses arrive every few seconds: republished only when something changed or after
     // this long (keeps last_seen moving without an MQTT message per notification).
     std::chrono::milliseconds republish_interval{std::chrono::seconds(60)};
@@ -72,18 +67,13 @@ class MiKettle : public model::Device {
     std::chrono::milliseconds log_window{std::chrono::hours(1)};
   };
 
-  struct Counters {
-    std::uint64_t connect_attempts = 0;
-    std::uint64_t connect_failures = 0;
-    std::uint64_t auth_failures = 0;   // every failed register
-    std::uint64_t token_rejected = 0;  // of which: the kettle's confirmation did not match
-    std::uint64_t disconnects = 0;     // links lost after connecting
-    std::uint64_t sessions = 0;        // connections that became ready
+
+  // The connection's counters (connects, registers, drops, sessions, early retries) and this kind's own.
+  struct Counters : Connection::Counters {
     std::uint64_t statuses = 0;        // aa02 notifications accepted
     std::uint64_t malformed = 0;       // aa02 notifications or aa04/aa05 values that did not parse
     std::uint64_t writes = 0;          // setting writes completed
     std::uint64_t write_failures = 0;
-    std::uint64_t early_retries = 0;   // waits cut short by an advert
   };
 
   // (Two constructors, not a default argument: g++ rejects `Options options = {}` for a nested struct

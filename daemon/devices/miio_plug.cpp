@@ -22,11 +22,33 @@ double rounded(double value, int digits) {
   return std::round(value * factor) / factor;
 }
 
-// The state key of a switchable quantity, and back.
+// Each entity a plug can have, declared once: the quantity it shows, its state key, how its value is
+// written (a switch as ON/OFF, a number rounded to the device's resolution) and its declaration.
+// entities(), the state payload and the /set lookup all read this table, in this order.
+struct PlugEntity {
+  Quantity quantity;
+  std::string_view key;
+  int digits;  // -1: a switch
+  model::Entity (*declare)();
+};
+
+const PlugEntity kPlugEntities[] = {
+    {Quantity::on, "state", -1, [] { return model::presets::power_switch("state"); }},
+    {Quantity::usb, "usb", -1, [] { return model::presets::switch_("usb", "USB"); }},
+    {Quantity::led, "led", -1, [] { return model::presets::switch_("led", "LED"); }},
+    {Quantity::power, "power", 2, [] { return model::presets::power("power"); }},
+    // Kept by the bridge (EnergyCounter): monotonic across plug restarts; 4 digits.
+    {Quantity::energy, "energy", 4, [] { return model::presets::energy("energy"); }},
+    {Quantity::voltage, "voltage", 1, [] { return model::presets::voltage("voltage"); }},
+    {Quantity::current, "current", 3, [] { return model::presets::current("current"); }},
+    {Quantity::temperature, "temperature", 1, [] { return model::presets::temperature("temperature").diagnostic(); }},
+};
+
+// The switchable quantity of a state key.
 std::optional<Quantity> switch_quantity(const std::string& key) {
-  if (key == "state") return Quantity::on;
-  if (key == "usb") return Quantity::usb;
-  if (key == "led") return Quantity::led;
+  for (const PlugEntity& entity : kPlugEntities) {
+    if (entity.digits < 0 && entity.key == key) return entity.quantity;
+  }
   return std::nullopt;
 }
 
@@ -158,16 +180,14 @@ model::DeviceInfo MiioPlug::info() const {
 }
 
 std::vector<model::Entity> MiioPlug::entities() const {
-  namespace presets = model::presets;
-  std::vector<model::Entity> out{presets::power_switch("state")};
-  if (!model_known_) return out;
-  if (model_.has(Quantity::usb)) out.push_back(presets::switch_("usb", "USB"));
-  if (model_.has(Quantity::led)) out.push_back(presets::switch_("led", "LED"));
-  if (model_.has(Quantity::power)) out.push_back(presets::power());
-  if (model_.has(Quantity::power) || model_.has(Quantity::energy)) out.push_back(presets::energy());
-  if (model_.has(Quantity::voltage)) out.push_back(presets::voltage());
-  if (model_.has(Quantity::current)) out.push_back(presets::current());
-  if (model_.has(Quantity::temperature)) out.push_back(presets::temperature().diagnostic());
+  std::vector<model::Entity> out;
+  for (const PlugEntity& entity : kPlugEntities) {
+    // The switch before the model is known; energy wherever the plug meters (counted from power if need be).
+    const bool declared = entity.quantity == Quantity::on ||
+                          (model_known_ && (model_.has(entity.quantity) ||
+                                            (entity.quantity == Quantity::energy && model_.has(Quantity::power))));
+    if (declared) out.push_back(entity.declare());
+  }
   return out;
 }
 
@@ -377,13 +397,14 @@ void MiioPlug::on_reading(const miio::PlugReading& reading) {
   }
 
   nlohmann::json state = nlohmann::json::object();
-  if (reading.on) state["state"] = on_off(*reading.on);
-  if (reading.usb) state["usb"] = on_off(*reading.usb);
-  if (reading.led) state["led"] = on_off(*reading.led);
-  if (reading.power) state["power"] = rounded(*reading.power, 2);
-  if (reading.voltage) state["voltage"] = rounded(*reading.voltage, 1);
-  if (reading.current) state["current"] = rounded(*reading.current, 3);
-  if (reading.temperature) state["temperature"] = rounded(*reading.temperature, 1);
+  for (const PlugEntity& entity : kPlugEntities) {
+    if (entity.quantity == Quantity::energy) continue;  // below: the bridge's own counter
+    if (entity.digits < 0) {
+      if (const auto on = reading.flag(entity.quantity)) state[std::string(entity.key)] = on_off(*on);
+    } else if (const auto value = reading.number(entity.quantity)) {
+      state[std::string(entity.key)] = rounded(*value, entity.digits);
+    }
+  }
 
   if (reading.energy) {
     const auto previous = energy_.last_device_counter_kwh();

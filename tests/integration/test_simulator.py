@@ -585,9 +585,11 @@ FAKE_DAEMON = """#!/bin/sh
 cfg="$3"
 port=$(sed -n 's/^ *server: "mqtt:\\/\\/127.0.0.1:\\([0-9]*\\)"$/\\1/p' "$cfg")
 echo "fake cloudless: config $cfg port $port"
-mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -r -t cloudless/bridge/state -m online
+# The traps before "online": the test signals as soon as it sees "online", which may reach it before
+# mosquitto_pub has even exited.
 trap 'mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -r -t cloudless/bridge/state -m offline; echo bye; exit 0' TERM
 trap 'echo got HUP' HUP
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -r -t cloudless/bridge/state -m online
 i=0
 while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
 exit 3
