@@ -30,6 +30,16 @@ constexpr std::uint16_t kSetup = ble::kKettleSetupChar;          // write: [keep
 constexpr std::uint16_t kTimeLimit = ble::kKettleTimeLimitChar;  // r/w: keep-warm time limit, hours × 2
 constexpr std::uint16_t kBoilMode = ble::kKettleBoilModeChar;    // r/w: turn off after boil, 0/1
 
+// The state keys, named once for entities(), the state payload and the commands.
+constexpr std::string_view kActionKey = "action";  // idle, heating, cooling, keeping_warm
+constexpr std::string_view kModeKey = "mode";      // none, boil, keep_warm
+constexpr std::string_view kTemperatureKey = "temperature";
+constexpr std::string_view kKeepWarmTemperatureKey = "keep_warm_temperature";
+constexpr std::string_view kKeepWarmTypeKey = "keep_warm_type";
+constexpr std::string_view kTimeLimitKey = "keep_warm_time_limit";
+constexpr std::string_view kBoilOffKey = "turn_off_after_boil";
+constexpr std::string_view kRssiKey = "rssi";
+
 constexpr int kMinKeepWarm = ble::kKettleMinKeepWarmTemperature;
 constexpr int kMaxKeepWarm = ble::kKettleMaxKeepWarmTemperature;
 constexpr double kMaxTimeLimit = ble::kKettleMaxTimeLimitHours;
@@ -123,21 +133,21 @@ std::vector<model::Entity> MiKettle::entities() const {
   std::vector<model::Entity> out;
 
   model::Entity action;
-  action.key = "action";
+  action.key = kActionKey;
   action.name = "Action";
   action.icon = "mdi:kettle-steam";
   out.push_back(action);  // idle, heating, cooling, keeping_warm
 
   model::Entity mode;
-  mode.key = "mode";
+  mode.key = kModeKey;
   mode.name = "Mode";
   mode.icon = "mdi:kettle";
   out.push_back(mode);  // none, boil, keep_warm
 
-  out.push_back(presets::temperature("temperature"));
+  out.push_back(presets::temperature(std::string(kTemperatureKey)));
 
   model::Entity keep_warm;
-  keep_warm.key = "keep_warm_temperature";
+  keep_warm.key = kKeepWarmTemperatureKey;
   keep_warm.component = model::Component::number;
   keep_warm.name = "Keep-warm temperature";
   keep_warm.unit = "°C";
@@ -150,7 +160,7 @@ std::vector<model::Entity> MiKettle::entities() const {
   out.push_back(keep_warm);
 
   model::Entity type;
-  type.key = "keep_warm_type";
+  type.key = kKeepWarmTypeKey;
   type.component = model::Component::select;
   type.name = "Keep-warm type";
   type.icon = "mdi:kettle-alert";
@@ -160,7 +170,7 @@ std::vector<model::Entity> MiKettle::entities() const {
   out.push_back(type);
 
   model::Entity limit;
-  limit.key = "keep_warm_time_limit";
+  limit.key = kTimeLimitKey;
   limit.component = model::Component::number;
   limit.name = "Keep-warm time limit";
   limit.unit = "h";
@@ -172,8 +182,8 @@ std::vector<model::Entity> MiKettle::entities() const {
   limit.step = 0.5;
   out.push_back(limit);
 
-  out.push_back(presets::boolean_switch("turn_off_after_boil", "Turn off after boil").with_icon("mdi:kettle-off"));
-  out.push_back(presets::signal_strength());
+  out.push_back(presets::boolean_switch(std::string(kBoilOffKey), "Turn off after boil").with_icon("mdi:kettle-off"));
+  out.push_back(presets::signal_strength(std::string(kRssiKey)));
   return out;
 }
 
@@ -367,14 +377,14 @@ void MiKettle::on_status(const Bytes& value) {
 
 json MiKettle::current_state() const {
   json state = json::object();
-  if (known_.action) state["action"] = *known_.action;
-  if (known_.mode) state["mode"] = *known_.mode;
-  if (known_.temperature) state["temperature"] = *known_.temperature;
-  if (known_.keep_warm_temperature) state["keep_warm_temperature"] = *known_.keep_warm_temperature;
-  if (known_.keep_warm_type) state["keep_warm_type"] = *known_.keep_warm_type;
-  if (known_.keep_warm_time_limit) state["keep_warm_time_limit"] = hours_json(*known_.keep_warm_time_limit);
-  if (known_.turn_off_after_boil) state["turn_off_after_boil"] = *known_.turn_off_after_boil;
-  if (rssi_) state["rssi"] = *rssi_;
+  if (known_.action) state[kActionKey] = *known_.action;
+  if (known_.mode) state[kModeKey] = *known_.mode;
+  if (known_.temperature) state[kTemperatureKey] = *known_.temperature;
+  if (known_.keep_warm_temperature) state[kKeepWarmTemperatureKey] = *known_.keep_warm_temperature;
+  if (known_.keep_warm_type) state[kKeepWarmTypeKey] = *known_.keep_warm_type;
+  if (known_.keep_warm_time_limit) state[kTimeLimitKey] = hours_json(*known_.keep_warm_time_limit);
+  if (known_.turn_off_after_boil) state[kBoilOffKey] = *known_.turn_off_after_boil;
+  if (rssi_) state[kRssiKey] = *rssi_;
   return state;
 }
 
@@ -499,15 +509,15 @@ model::CommandError MiKettle::command(const json& changes) {
   std::optional<double> limit;
   std::optional<bool> boil_off;
   for (const auto& [key, value] : changes.items()) {
-    if (key == "keep_warm_temperature") {
+    if (key == kKeepWarmTemperatureKey) {
       temperature = value.get<int>();
-    } else if (key == "keep_warm_type") {
+    } else if (key == kKeepWarmTypeKey) {
       for (const auto candidate : {ble::KettleKeepWarmType::boil_then_cool, ble::KettleKeepWarmType::heat_to}) {
         if (value.get<std::string>() == ble::kettle_keep_warm_type_name(candidate)) type = candidate;
       }
-    } else if (key == "keep_warm_time_limit") {
+    } else if (key == kTimeLimitKey) {
       limit = value.get<double>();
-    } else if (key == "turn_off_after_boil") {
+    } else if (key == kBoilOffKey) {
       // TOGGLE only once the kettle has said what it is.
       boil_off = model::resolve_switch(*model::parse_switch_value(value), known_.turn_off_after_boil);
       if (!boil_off) return "turn_off_after_boil: TOGGLE needs the kettle's current setting, not reported yet";

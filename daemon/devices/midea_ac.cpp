@@ -22,6 +22,7 @@ namespace {
 using midea::RequestFailure;
 using midea::RequestResult;
 using nlohmann::json;
+namespace climate_key = model::climate_key;
 
 constexpr int kMissesToOffline = 3;
 constexpr std::chrono::minutes kRejectReportInterval{1};
@@ -116,22 +117,23 @@ std::vector<model::Entity> MideaAc::entities() const {
   traits.has_current_humidity = features.humidity;
 
   std::vector<model::Entity> out{presets::climate(std::move(traits))};
-  out.push_back(presets::temperature("indoor_temperature").named("Indoor temperature"));
-  out.push_back(presets::temperature("outdoor_temperature").named("Outdoor temperature"));
-  if (features.humidity) out.push_back(presets::humidity("indoor_humidity").named("Indoor humidity"));
+  out.push_back(presets::temperature(std::string(climate_key::current_temperature)).named("Indoor temperature"));
+  out.push_back(presets::temperature(std::string(kOutdoorTemperature)).named("Outdoor temperature"));
+  if (features.humidity)
+    out.push_back(presets::humidity(std::string(climate_key::current_humidity)).named("Indoor humidity"));
   if (client_.meter()) {
-    out.push_back(presets::power());
-    out.push_back(presets::energy());
+    out.push_back(presets::power(std::string(kPower)));
+    out.push_back(presets::energy(std::string(kEnergy)));
   }
   model::Entity error_code;
-  error_code.key = "error_code";
+  error_code.key = kErrorCode;
   error_code.component = model::Component::sensor;
   error_code.name = "Error code";
   out.push_back(error_code.diagnostic().with_icon("mdi:alert-circle-outline"));
   if (features.filter_reminder)
-    out.push_back(presets::binary("filter_alert", "problem").named("Filter").diagnostic());
-  if (features.display_control) out.push_back(presets::switch_("display", "Display"));
-  out.push_back(presets::switch_("beep", "Beep"));
+    out.push_back(presets::binary(std::string(kFilterAlert), "problem").named("Filter").diagnostic());
+  if (features.display_control) out.push_back(presets::switch_(std::string(kDisplay), "Display"));
+  out.push_back(presets::switch_(std::string(kBeep), "Beep"));
   return out;
 }
 
@@ -239,18 +241,18 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
   if (data.group == 5) {
     if (data.indoor_humidity && data.indoor_humidity != indoor_humidity_) {
       indoor_humidity_ = data.indoor_humidity;
-      publish_state({{"indoor_humidity", *indoor_humidity_}});
+      publish_state({{climate_key::current_humidity, *indoor_humidity_}});
     }
     return;
   }
   json changes = json::object();
   if (data.power) {
     power_ = data.power;
-    changes["power"] = std::round(*data.power * 10) / 10;
+    changes[kPower] = std::round(*data.power * 10) / 10;
   }
   if (data.total_energy) {
     energy_.on_device_counter(*data.total_energy);
-    if (const auto total = energy_.total_kwh()) changes["energy"] = std::round(*total * 1000) / 1000;
+    if (const auto total = energy_.total_kwh()) changes[kEnergy] = std::round(*total * 1000) / 1000;
   }
   if (meter_found) {
     spdlog::info("{}: the unit reports power/energy ({} format)", id(),
@@ -378,21 +380,21 @@ model::CommandError MideaAc::command(const json& changes) {
   std::optional<std::string> mode, fan, swing, preset;
   std::optional<double> target;
   for (const auto& [key, value] : changes.items()) {
-    if (key == "beep") {
+    if (key == kBeep) {
       beep = read_switch(value, beep_);
-    } else if (key == "state") {
+    } else if (key == climate_key::power) {
       power = read_switch(value, base && base->power);
-    } else if (key == "mode") {
+    } else if (key == climate_key::mode) {
       mode = lower(value.get<std::string>());
-    } else if (key == "fan_mode") {
+    } else if (key == climate_key::fan_mode) {
       fan = lower(value.get<std::string>());
-    } else if (key == "swing_mode") {
+    } else if (key == climate_key::swing_mode) {
       swing = lower(value.get<std::string>());
-    } else if (key == "preset") {
+    } else if (key == climate_key::preset) {
       preset = lower(value.get<std::string>());
-    } else if (key == "target_temperature") {
+    } else if (key == climate_key::target_temperature) {
       target = model::climate_target(value, config_.temp_step);  // 0.5 or 1 (the config loader allows no other)
-    } else if (key == "display") {
+    } else if (key == kDisplay) {
       display = read_switch(value, client_.display_for_toggle());
     }
   }
@@ -405,7 +407,7 @@ model::CommandError MideaAc::command(const json& changes) {
     client_.set_beep(beep_);
     remember(true);
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this, on = *beep] {
-      if (!alive.expired() && started_) publish_state({{"beep", on ? "ON" : "OFF"}});
+      if (!alive.expired() && started_) publish_state({{kBeep, on ? "ON" : "OFF"}});
     });
   }
   if (!needs_unit) return std::nullopt;

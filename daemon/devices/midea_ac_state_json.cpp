@@ -37,22 +37,23 @@ std::string number_text(double value) {
 
 nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcFeatures& features,
                                    const MideaAcReadings& readings) {
+  namespace key = model::climate_key;
   nlohmann::json out = nlohmann::json::object();
-  out["state"] = on_off(state.power);
-  if (const auto mode = midea::hvac_mode_name(state)) out["mode"] = std::string(*mode);
-  out["target_temperature"] = rounded(state.target_temperature, 1);
-  if (state.indoor_temperature) out["indoor_temperature"] = rounded(*state.indoor_temperature, 1);
-  if (state.outdoor_temperature) out["outdoor_temperature"] = rounded(*state.outdoor_temperature, 1);
-  if (const auto fan = midea::fan_mode_name(state.fan_speed)) out["fan_mode"] = std::string(*fan);
-  out["swing_mode"] = std::string(midea::swing_mode_name(state));
-  out["preset"] = std::string(midea::preset_name(state));
-  if (features.display_control) out["display"] = on_off(state.display_on);
-  if (readings.beep) out["beep"] = on_off(*readings.beep);
-  out["error_code"] = state.error_code;
-  if (features.filter_reminder) out["filter_alert"] = state.filter_alert;
-  if (readings.indoor_humidity) out["indoor_humidity"] = *readings.indoor_humidity;
-  if (readings.power) out["power"] = rounded(*readings.power, 1);
-  if (readings.energy) out["energy"] = rounded(*readings.energy, 3);
+  out[key::power] = on_off(state.power);
+  if (const auto mode = midea::hvac_mode_name(state)) out[key::mode] = std::string(*mode);
+  out[key::target_temperature] = rounded(state.target_temperature, 1);
+  if (state.indoor_temperature) out[key::current_temperature] = rounded(*state.indoor_temperature, 1);
+  if (state.outdoor_temperature) out[kOutdoorTemperature] = rounded(*state.outdoor_temperature, 1);
+  if (const auto fan = midea::fan_mode_name(state.fan_speed)) out[key::fan_mode] = std::string(*fan);
+  out[key::swing_mode] = std::string(midea::swing_mode_name(state));
+  out[key::preset] = std::string(midea::preset_name(state));
+  if (features.display_control) out[kDisplay] = on_off(state.display_on);
+  if (readings.beep) out[kBeep] = on_off(*readings.beep);
+  out[kErrorCode] = state.error_code;
+  if (features.filter_reminder) out[kFilterAlert] = state.filter_alert;
+  if (readings.indoor_humidity) out[key::current_humidity] = *readings.indoor_humidity;
+  if (readings.power) out[kPower] = rounded(*readings.power, 1);
+  if (readings.energy) out[kEnergy] = rounded(*readings.energy, 3);
   return out;
 }
 

@@ -10,13 +10,25 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/model/entity.h"
 #include "protocols/midea/ac_capabilities.h"
 #include "protocols/midea/ac_state.h"
 
 namespace cloudless {
+
+// The keys of the state besides the climate entity's (daemon/model/entity.h climate_key): named once
+// for the payload, MideaAc's entity declarations and its commands.
+inline constexpr std::string_view kOutdoorTemperature = "outdoor_temperature";
+inline constexpr std::string_view kDisplay = "display";
+inline constexpr std::string_view kBeep = "beep";
+inline constexpr std::string_view kErrorCode = "error_code";
+inline constexpr std::string_view kFilterAlert = "filter_alert";
+inline constexpr std::string_view kPower = "power";
+inline constexpr std::string_view kEnergy = "energy";
 
 // What comes from other replies than the 0xC0 state, or from the bridge itself.
 struct MideaAcReadings {

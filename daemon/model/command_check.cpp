@@ -50,13 +50,15 @@ struct ClimateAttribute {
 };
 
 std::vector<ClimateAttribute> climate_attributes(const ClimateTraits& traits) {
-  std::vector<ClimateAttribute> out = {{"state", {}}, {"mode", traits.modes}, {"target_temperature", {}}};
-  if (!traits.fan_modes.empty()) out.push_back({"fan_mode", traits.fan_modes});
-  if (!traits.swing_modes.empty()) out.push_back({"swing_mode", traits.swing_modes});
+  std::vector<ClimateAttribute> out = {{std::string(climate_key::power), {}},
+                                       {std::string(climate_key::mode), traits.modes},
+                                       {std::string(climate_key::target_temperature), {}}};
+  if (!traits.fan_modes.empty()) out.push_back({std::string(climate_key::fan_mode), traits.fan_modes});
+  if (!traits.swing_modes.empty()) out.push_back({std::string(climate_key::swing_mode), traits.swing_modes});
   if (!traits.preset_modes.empty()) {
     std::vector<std::string> presets = {"none"};  // HA's own "no preset"
     presets.insert(presets.end(), traits.preset_modes.begin(), traits.preset_modes.end());
-    out.push_back({"preset", std::move(presets)});
+    out.push_back({std::string(climate_key::preset), std::move(presets)});
   }
   return out;
 }
@@ -107,11 +109,11 @@ CommandError check_number(const Entity& entity, const json& value) {
 
 CommandError check_climate(const ClimateTraits& traits, const std::string& key, const json& value,
                            const std::vector<std::string>& names) {
-  if (key == "state") {
+  if (key == climate_key::power) {
     if (parse_switch_value(value)) return std::nullopt;
-    return "attribute 'state' takes ON, OFF or TOGGLE";
+    return "attribute '" + key + "' takes ON, OFF or TOGGLE";
   }
-  if (key == "target_temperature") {
+  if (key == climate_key::target_temperature) {
     const std::optional<double> target = climate_target(value, traits.temp_step);
     if (!target) return "target_temperature takes a number of °C, e.g. 24.5";
     if (*target < traits.min_temp || *target > traits.max_temp) {

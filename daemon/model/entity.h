@@ -14,7 +14,21 @@ enum class Component { switch_, sensor, binary_sensor, climate, button, select, 
 
 std::string_view component_name(Component component);  // Home Assistant platform name
 
-// Climate entities (air conditioners) read and write several state keys at once.
+// Climate entities (air conditioners) read and write several state keys at once: these, named once
+// for the device kinds that fill them, the discovery that points Home Assistant at them and the /set
+// check that takes them.
+namespace climate_key {
+inline constexpr std::string_view power = "state";  // ON / OFF
+inline constexpr std::string_view mode = "mode";
+inline constexpr std::string_view target_temperature = "target_temperature";
+inline constexpr std::string_view current_temperature = "indoor_temperature";
+inline constexpr std::string_view current_humidity = "indoor_humidity";
+inline constexpr std::string_view fan_mode = "fan_mode";
+inline constexpr std::string_view swing_mode = "swing_mode";
+inline constexpr std::string_view preset = "preset";
+inline constexpr std::string_view action = "action";
+}  // namespace climate_key
+
 struct ClimateTraits {
   std::vector<std::string> modes;         // HA HVAC modes: off, auto, cool, heat, dry, fan_only
   std::vector<std::string> fan_modes;     // empty: no fan control
@@ -23,8 +37,8 @@ struct ClimateTraits {
   double min_temp = 16;
   double max_temp = 30;
   double temp_step = 0.5;
-  bool has_current_humidity = false;      // state key "indoor_humidity"
-  bool has_action = false;                // state key "action"
+  bool has_current_humidity = false;      // state key climate_key::current_humidity
+  bool has_action = false;                // state key climate_key::action
 };
 
 struct Entity {

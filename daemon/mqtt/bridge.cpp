@@ -178,7 +178,8 @@ struct Bridge::Impl {
     if (devices_pending || stopping) return;
     devices_pending = true;
     devices_timer.expires_after(kDevicesBatchWindow);
-    devices_timer.async_wait([this](const boost::system::error_code& ec) {
+    devices_timer.async_wait([this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+      if (alive.expired()) return;  // the bridge is gone (see alive_token)
       if (ec || !std::exchange(devices_pending, false)) return;
       publish_devices();
     });
@@ -211,7 +212,8 @@ struct Bridge::Impl {
     batched_states.push_back({std::move(topic), std::move(payload)});
     if (batched_states.size() > 1) return;
     state_batch_timer.expires_after(kStateBatchWindow);
-    state_batch_timer.async_wait([this](const boost::system::error_code& ec) {
+    state_batch_timer.async_wait([this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+      if (alive.expired()) return;  // the bridge is gone (see alive_token)
       if (!ec) flush_states();
     });
   }
@@ -271,7 +273,8 @@ struct Bridge::Impl {
   void schedule_state_republish() {
     std::uniform_int_distribution<int> jitter(kRepublishJitterMinMs, kRepublishJitterMaxMs);
     republish_timer.expires_after(std::chrono::milliseconds(jitter(random)));
-    republish_timer.async_wait([this](const boost::system::error_code& ec) {
+    republish_timer.async_wait([this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+      if (alive.expired()) return;  // the bridge is gone (see alive_token)
       if (ec || stopping) return;
       republish_states_now();
     });
@@ -296,7 +299,8 @@ struct Bridge::Impl {
     }
     republish_pending = true;
     coalesce_timer.expires_at(*last_republish + kRepublishMinInterval);
-    coalesce_timer.async_wait([this](const boost::system::error_code& ec) {
+    coalesce_timer.async_wait([this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+      if (alive.expired()) return;  // the bridge is gone (see alive_token)
       if (ec || stopping || !republish_pending) return;
       republish_pending = false;
       republish_coalesced();
@@ -316,7 +320,8 @@ struct Bridge::Impl {
     cleanup_active = connection->subscribe(topics.discovery_filter(), kQos);
     if (!cleanup_active) return;
     cleanup_timer.expires_after(kStaleCleanupWindow);
-    cleanup_timer.async_wait([this](const boost::system::error_code& ec) {
+    cleanup_timer.async_wait([this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+      if (alive.expired()) return;  // the bridge is gone (see alive_token)
       if (ec || stopping) return;
       finish_stale_cleanup();
     });
@@ -502,6 +507,10 @@ struct Bridge::Impl {
   bool devices_pending = false;
   std::vector<TopicPayload> batched_states;
   std::minstd_rand random;
+  // Timer handlers hold a weak_ptr to it: a wait that completed just before the bridge was destroyed
+  // (its handler already queued, so cancelling the timer no longer reaches it) finds it expired and
+  // touches nothing (found by ASan: a state batch expiring as a test destroyed its bridge).
+  std::shared_ptr<int> alive_token = std::make_shared<int>(0);
 };
 
 Bridge::Bridge(boost::asio::io_context& io, config::MqttConfig mqtt, nlohmann::json info)

@@ -13,7 +13,8 @@ using model::Component;
 // sensor's battery advert came first, a plug has not answered): HA's sensor, number, select,
 // switch and climate all read 'None' as "unknown", where a bare `value_json.key` would make HA log
 // a template warning on every state message.
-std::string value_template(const std::string& key) {
+std::string value_template(std::string_view key_text) {
+  const std::string key(key_text);
   return "{{ value_json." + key + " if value_json." + key + " is defined else 'None' }}";
 }
 
@@ -38,32 +39,34 @@ bool named_by_device_class(const model::Entity& entity) {
          entity.component == Component::button || entity.component == Component::number;
 }
 
+namespace climate_key = model::climate_key;
+
 void add_climate(json& cmp, const model::ClimateTraits& traits, const Topics& topics, const std::string& id) {
   const std::string state = topics.device_state(id);
   cmp["modes"] = traits.modes;
-  cmp["mode_command_topic"] = topics.device_set_attribute(id, "mode");
+  cmp["mode_command_topic"] = topics.device_set_attribute(id, climate_key::mode);
   cmp["mode_state_topic"] = state;
-  cmp["mode_state_template"] = value_template("mode");
-  cmp["temperature_command_topic"] = topics.device_set_attribute(id, "target_temperature");
+  cmp["mode_state_template"] = value_template(climate_key::mode);
+  cmp["temperature_command_topic"] = topics.device_set_attribute(id, climate_key::target_temperature);
   cmp["temperature_state_topic"] = state;
-  cmp["temperature_state_template"] = value_template("target_temperature");
+  cmp["temperature_state_template"] = value_template(climate_key::target_temperature);
   cmp["current_temperature_topic"] = state;
-  cmp["current_temperature_template"] = value_template("indoor_temperature");
+  cmp["current_temperature_template"] = value_template(climate_key::current_temperature);
   if (traits.has_current_humidity) {
     cmp["current_humidity_topic"] = state;
-    cmp["current_humidity_template"] = value_template("indoor_humidity");
+    cmp["current_humidity_template"] = value_template(climate_key::current_humidity);
   }
   if (!traits.fan_modes.empty()) {
     cmp["fan_modes"] = traits.fan_modes;
-    cmp["fan_mode_command_topic"] = topics.device_set_attribute(id, "fan_mode");
+    cmp["fan_mode_command_topic"] = topics.device_set_attribute(id, climate_key::fan_mode);
     cmp["fan_mode_state_topic"] = state;
-    cmp["fan_mode_state_template"] = value_template("fan_mode");
+    cmp["fan_mode_state_template"] = value_template(climate_key::fan_mode);
   }
   if (!traits.swing_modes.empty()) {
     cmp["swing_modes"] = traits.swing_modes;
-    cmp["swing_mode_command_topic"] = topics.device_set_attribute(id, "swing_mode");
+    cmp["swing_mode_command_topic"] = topics.device_set_attribute(id, climate_key::swing_mode);
     cmp["swing_mode_state_topic"] = state;
-    cmp["swing_mode_state_template"] = value_template("swing_mode");
+    cmp["swing_mode_state_template"] = value_template(climate_key::swing_mode);
   }
   std::vector<std::string> presets;
   for (const std::string& preset : traits.preset_modes) {
@@ -71,15 +74,15 @@ void add_climate(json& cmp, const model::ClimateTraits& traits, const Topics& to
   }
   if (!presets.empty()) {
     cmp["preset_modes"] = presets;
-    cmp["preset_mode_command_topic"] = topics.device_set_attribute(id, "preset");
+    cmp["preset_mode_command_topic"] = topics.device_set_attribute(id, climate_key::preset);
     cmp["preset_mode_state_topic"] = state;
-    cmp["preset_mode_value_template"] = value_template("preset");
+    cmp["preset_mode_value_template"] = value_template(climate_key::preset);
   }
   if (traits.has_action) {
     cmp["action_topic"] = state;
-    cmp["action_template"] = value_template("action");
+    cmp["action_template"] = value_template(climate_key::action);
   }
-  cmp["power_command_topic"] = topics.device_set_attribute(id, "state");
+  cmp["power_command_topic"] = topics.device_set_attribute(id, climate_key::power);
   cmp["payload_on"] = "ON";
   cmp["payload_off"] = "OFF";
   cmp["min_temp"] = traits.min_temp;
