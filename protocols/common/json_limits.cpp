@@ -18,6 +18,10 @@ Result<nlohmann::json> parse_untrusted_json(std::string_view text, int max_depth
     value = json::parse(text.begin(), text.end(), limit_depth, /*allow_exceptions=*/true);
   } catch (const json::parse_error& e) {
     return parse_error("malformed JSON", e.byte > 0 ? e.byte - 1 : 0);
+  } catch (const json::exception&) {
+    // Valid syntax the library still refuses, e.g. a number beyond double's range (1e999 throws
+    // out_of_range.406): from a hostile peer it must be an error, not an exception through the loop.
+    return parse_error("JSON number out of range");
   }
   if (too_deep) return parse_error("JSON nested deeper than " + std::to_string(max_depth) + " levels");
   return value;

@@ -60,6 +60,18 @@ TEST_CASE("untrusted JSON: malformed text says so, with the byte", "[json]") {
   CHECK(parse_untrusted_json("{\"a\":}").error().offset == 5);
 }
 
+TEST_CASE("untrusted JSON: a number beyond double's range is an error, not an exception", "[json]") {
+  // nlohmann throws out_of_range (not parse_error) for these: a /set payload of {"state":1e999}
+  // must be refused like any malformed one.
+  for (const char* text : {"{\"state\":1e999}", "[-1e400]", "1e309"}) {
+    INFO(text);
+    cloudless::Result<json> parsed = json();
+    REQUIRE_NOTHROW(parsed = parse_untrusted_json(text));
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().what == "JSON number out of range");
+  }
+}
+
 TEST_CASE("json_excerpt: short values whole, long ones cut with their size", "[json]") {
   CHECK(json_excerpt(json{{"state", "ON"}}) == R"({"state":"ON"})");
   const json big = {{"x", std::string(60000, 'z')}};
