@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/cli/commands.h"
+#include "daemon/cli/keys_commands.h"
 
 namespace {
 
@@ -191,6 +192,13 @@ int main(int argc, char** argv) {
   ble_login_command->add_flag("--short-key", ble_gatt_options.legacy_short_key,
                               "legacy login: a 4-byte session key (docs/ble.md §S2) instead of 12 bytes (Mi Home)");
 
+  auto* keys = app.add_subcommand(
+      "keys", "get keys without the vendor app: miIO tokens and BLE bind keys (Xiaomi QR login or an app backup), "
+              "Midea V3 token/key (MSmartHome account); one-shot, the daemon never talks to a cloud");
+  keys->require_subcommand(1);
+  const KeysCommand keys_commands[] = {add_keys_xiaomi_command(*keys), add_keys_backup_command(*keys),
+                                       add_keys_midea_command(*keys)};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -226,6 +234,9 @@ int main(int argc, char** argv) {
     CLI::App* command = *ble_register_command ? ble_register_command : ble_login_command;
     ble_gatt_options.config_given = command->get_option("--config")->count() > 0;
     return *ble_register_command ? ble_register(ble_gatt_options) : ble_login(ble_gatt_options);
+  }
+  for (const KeysCommand& command : keys_commands) {
+    if (*command.command) return command.run();
   }
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
   return kExitUsage;

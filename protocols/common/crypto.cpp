@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/md5.h>
 #include <openssl/modes.h>
 #include <openssl/provider.h>
@@ -224,6 +225,28 @@ Sha256Digest sha256(ByteView first, ByteView second) {
   SHA256_Update(&ctx, second.data(), second.size());
   SHA256_Final(digest.data(), &ctx);
   OPENSSL_cleanse(&ctx, sizeof ctx);
+  return digest;
+}
+
+std::optional<Sha256Digest> hmac_sha256(ByteView key, ByteView data) {
+  static const std::uint8_t kNothing = 0;  // HMAC() wants non-null pointers even for empty inputs
+  Sha256Digest digest{};
+  unsigned int size = 0;
+  if (HMAC(EVP_sha256(), key.empty() ? &kNothing : key.data(), static_cast<int>(key.size()),
+           data.empty() ? &kNothing : data.data(), data.size(), digest.data(), &size) == nullptr ||
+      size != digest.size())
+    return std::nullopt;
+  return digest;
+}
+
+std::optional<Sha1Digest> sha1(ByteView data) {
+  static const std::uint8_t kNothing = 0;  // EVP_Digest wants a non-null pointer even for empty input
+  Sha1Digest digest{};
+  unsigned int size = 0;
+  const std::uint8_t* bytes = data.empty() ? &kNothing : data.data();
+  if (EVP_Digest(bytes, data.size(), digest.data(), &size, EVP_sha1(), nullptr) != 1 ||
+      size != digest.size())
+    return std::nullopt;
   return digest;
 }
 

@@ -20,6 +20,11 @@ Md5Digest md5(ByteView first, ByteView second);  // MD5(first ‖ second) withou
 Md5Digest md5(ByteView first, ByteView second, ByteView third);
 Sha256Digest sha256(ByteView data);
 Sha256Digest sha256(ByteView first, ByteView second);  // SHA-256(first ‖ second) without a copy
+// HMAC-SHA256 (RFC 2104; the Midea SmartHome cloud's request signature). nullopt on an OpenSSL failure.
+std::optional<Sha256Digest> hmac_sha256(ByteView key, ByteView data);
+// SHA-1 (the Xiaomi cloud API's request signature, docs/xiaomi_cloud.md §3). Never on a poll path, so EVP.
+using Sha1Digest = std::array<std::uint8_t, 20>;
+std::optional<Sha1Digest> sha1(ByteView data);
 
 // AES-128-ECB with PKCS#7 padding (Midea V2 "5A5A" packets and discovery). Decrypt fails on a bad
 // padding or a length that is not a non-zero multiple of 16. ECB has no IV: equal blocks encrypt
