@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/cli/commands.h"
-#include "daemon/cli/keys_commands.h"
+#include "daemon/cli/parse_command_line.h"
 
 namespace {
 
@@ -192,25 +192,14 @@ int main(int argc, char** argv) {
   ble_login_command->add_flag("--short-key", ble_gatt_options.legacy_short_key,
                               "legacy login: a 4-byte session key (docs/ble.md §S2) instead of 12 bytes (Mi Home)");
 
+  // Everything after `keys` (its --help too) belongs to the key commands' own program (keys_main.cpp).
   auto* keys = app.add_subcommand(
       "keys", "get keys without the vendor app: miIO tokens and BLE bind keys (Xiaomi QR login or an app backup), "
               "Midea V3 token/key (MSmartHome account); one-shot, the daemon never talks to a cloud");
-  keys->require_subcommand(1);
-  const KeysCommand keys_commands[] = {add_keys_xiaomi_command(*keys), add_keys_backup_command(*keys),
-                                       add_keys_midea_command(*keys)};
+  keys->prefix_command();
+  keys->set_help_flag();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "cloudless: %s\n\n%s", e.what(), app.help().c_str());
-    return kExitUsage;
-  }
+  if (const auto exit_code = parse_command_line(app, argc, argv, "cloudless")) return *exit_code;
 
   if (*run) return run_daemon(config_path);
   if (*check) return check_config(config_path);
@@ -235,9 +224,7 @@ int main(int argc, char** argv) {
     ble_gatt_options.config_given = command->get_option("--config")->count() > 0;
     return *ble_register_command ? ble_register(ble_gatt_options) : ble_login(ble_gatt_options);
   }
-  for (const KeysCommand& command : keys_commands) {
-    if (*command.command) return command.run();
-  }
+  if (*keys) return run_keys_program(argv[0], keys->remaining());
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
   return kExitUsage;
 }

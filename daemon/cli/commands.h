@@ -18,6 +18,11 @@ constexpr int kExitConfig = 78;
 int check_config(const std::string& config_path);
 int run_daemon(const std::string& config_path);
 
+// `cloudless keys ARGS…`: replaces this process with the key commands' program, cloudless-keys
+// (keys_main.cpp), found beside this executable (a build tree) or else in `installed_dir`. Returns
+// only when it cannot be started (exit 1, said on stderr).
+int run_keys_program(const std::string& installed_dir, const std::vector<std::string>& arguments);
+
 struct DiscoverOptions {
   double timeout_s = 5;
   std::string target;  // empty: broadcast

@@ -27,7 +27,7 @@ struct KeysBackupOptions {
 };
 
 int fail(const std::string& sentence) {
-  std::fprintf(stderr, "cloudless keys backup: %s\n", sentence.c_str());
+  std::fprintf(stderr, "cloudless: keys backup: %s\n", sentence.c_str());
   return kExitFailure;
 }
 
@@ -99,7 +99,7 @@ int keys_backup(const KeysBackupOptions& options) {
                  options.output.c_str());
   }
   if (devices.empty()) {
-    std::fprintf(stderr, "cloudless keys backup: the %s holds Mi Home data but no device with a token\n",
+    std::fprintf(stderr, "cloudless: keys backup: the %s holds Mi Home data but no device with a token\n",
                  std::string(backup::backup_kind_name(contents->kind)).c_str());
   }
   return kExitOk;

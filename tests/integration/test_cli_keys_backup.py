@@ -159,7 +159,7 @@ def test_bad_input_exits_1_with_one_line_and_writes_nothing(cloudless_bin, files
     assert out.stdout == ""
     lines = out.stderr.splitlines()
     assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("cloudless keys backup: ")
+    assert lines[0].startswith("cloudless: keys backup: ")
     assert expected in lines[0]
     assert not target.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("keys.yaml")]
