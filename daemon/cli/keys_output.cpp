@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/devices/state_store.h"
 #include "protocols/miio/plug_models.h"
 
 namespace cloudless::cli {
@@ -252,37 +253,8 @@ std::string write_secret_file(const std::string& path, const std::string& text) 
   if (lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
     return path + " exists and is not a regular file (a link?): not writing through it";
   }
-  // A temporary file beside the target, renamed over it once complete: readers see the old file or the
-  // new one, never half of it. mkstemp creates it 0600, whatever the umask.
-  std::string temporary = path + ".XXXXXX";
-  const int fd = mkstemp(temporary.data());
-  if (fd < 0) return "cannot create a file beside " + path + ": " + std::strerror(errno);
-  const auto fail = [&](const char* step) {
-    const std::string reason = std::strerror(errno);
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return std::string("cannot ") + step + " " + path + ": " + reason;
-  };
-  if (fchmod(fd, 0600) != 0) return fail("protect");
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t count = ::write(fd, text.data() + written, text.size() - written);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) return fail("write");
-    written += static_cast<std::size_t>(count);
-  }
-  if (fsync(fd) != 0) return fail("write");
-  if (::close(fd) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(temporary.c_str());
-    return "cannot write " + path + ": " + reason;
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(temporary.c_str());
-    return "cannot write " + path + ": " + reason;
-  }
-  return "";
+  // The state files' writer: a new 0600 file beside the target, synced, renamed over it.
+  return write_file_atomically(path, text);
 }
 
 }  // namespace cloudless::cli
