@@ -224,7 +224,8 @@ int main(int argc, char** argv) {
     ble_gatt_options.config_given = command->get_option("--config")->count() > 0;
     return *ble_register_command ? ble_register(ble_gatt_options) : ble_login(ble_gatt_options);
   }
-  if (*keys) return run_keys_program(argv[0], keys->remaining());
+  // CLOUDLESS_KEYS_DIR: <libexecdir>/cloudless of the install prefix (daemon/CMakeLists.txt).
+  if (*keys) return run_keys_program(CLOUDLESS_KEYS_DIR, keys->remaining());
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
   return kExitUsage;
 }

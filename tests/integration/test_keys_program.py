@@ -38,3 +38,6 @@ def test_a_missing_key_program_is_one_line(tmp_path):
     assert len(lines) == 1
     assert lines[0].startswith("cloudless: keys: cannot find the key commands' program (looked for "
                                f"{tmp_path}/cloudless-keys, ")
+    # Then where the install puts it: <prefix>/libexec/cloudless (/usr for the package, /usr/local by hand).
+    installed = lines[0].split(", ")[-1].rstrip(")")
+    assert installed.startswith("/") and installed.endswith("/libexec/cloudless/cloudless-keys"), installed
