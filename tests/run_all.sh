@@ -31,8 +31,8 @@ count_ctest() {  # adds up "N% tests passed, F tests failed out of T" of one cte
 count_pytest() {  # adds up pytest's last line, "N passed, M failed, K errors in …"; none passed is a failure
   local summary p f
   summary=$(tail -n 1 "$1")
-  p=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-  f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | grep -oE '[0-9]+' | awk '{s += $1} END {print s + 0}')
+  p=$( (grep -oE '[0-9]+ passed' <<<"$summary" || true) | awk '{s += $1} END {print s + 0}')
+  f=$( (grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" || true) | awk '{s += $1} END {print s + 0}')
   passed=$((passed + p))
   failed=$((failed + f))
   if [ "$p" -eq 0 ]; then failed=$((failed + 1)); fi
