@@ -1,6 +1,8 @@
 #include "protocols/miio/session.h"
 
 #include <random>
+#include <span>
+#include <vector>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -12,6 +14,12 @@ using udp = asio::ip::udp;
 namespace {
 constexpr std::int64_t kRetryIdStep = 100;  // python-miio and node miio jump ahead on a retry
 constexpr std::chrono::milliseconds kFirstBusyPause{250};
+// One buffer for the datagrams of every session of the thread: each is handled before the next
+// read, and nothing keeps a view into it. The largest UDP payload fits.
+std::span<std::uint8_t> shared_receive_buffer() {
+  thread_local std::vector<std::uint8_t> buffer(65536);
+  return buffer;
+}
 
 // -9999 "user ack timeout" and -30001 come and go on working devices (docs/miio.md §2.5, §2.7): asked
 // again at once.
@@ -130,6 +138,8 @@ void Session::on_resolved(const boost::system::error_code& error, udp::resolver:
   boost::system::error_code open_error;
   if (!socket_.is_open()) {
     socket_.open(udp::v4(), open_error);
+    // receive_one() reads only when the socket is readable; a read that would block must not wait.
+    if (!open_error) socket_.non_blocking(true, open_error);
     if (open_error) {
       finish({CallFailure::network, {}, std::nullopt, "cannot open UDP socket: " + open_error.message()});
       return;
@@ -142,28 +152,35 @@ void Session::on_resolved(const boost::system::error_code& error, udp::resolver:
 void Session::start_receive() {
   if (receiving_ || stopped_) return;
   receiving_ = true;
-  socket_.async_receive_from(asio::buffer(receive_buffer_), sender_,
-                             [self = shared_from_this()](const boost::system::error_code& e, std::size_t n) {
-                               self->receiving_ = false;
-                               self->on_receive(e, n);
-                             });
+  socket_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& e) {
+    self->receiving_ = false;
+    if (self->stopped_ || e == asio::error::operation_aborted) return;
+    self->receive_one();
+  });
 }
 
-void Session::on_receive(const boost::system::error_code& error, std::size_t size) {
-  if (stopped_) return;
-  if (error == asio::error::operation_aborted) return;
-  if (!error && device_endpoint_ && sender_ == *device_endpoint_) {
-    const ByteView datagram(receive_buffer_.data(), size);
-    if (size == kHeaderSize)
-      handle_hello(datagram);
-    else
-      handle_message(datagram);
-  } else if (!error) {
-    ++counters_.stray;  // someone else on the network: not our device's address and port
-  }
+// One datagram per wake-up: the wait completes whenever the socket is readable, so datagrams still
+// queued behind this one wake the session again at once.
+void Session::receive_one() {
+  const std::span<std::uint8_t> buffer = shared_receive_buffer();
+  boost::system::error_code error;
+  udp::endpoint sender;
+  const std::size_t size = socket_.receive_from(asio::buffer(buffer.data(), buffer.size()), sender, 0, error);
   // ICMP port unreachable surfaces as connection_refused on Linux: the device is not listening. Keep
   // receiving either way; the deadline decides.
-  start_receive();
+  if (!error) on_datagram(ByteView(buffer.data(), size), sender);
+  start_receive();  // after stop() (a callback may call it): nothing
+}
+
+void Session::on_datagram(ByteView datagram, const udp::endpoint& sender) {
+  if (!device_endpoint_ || sender != *device_endpoint_) {
+    ++counters_.stray;  // someone else on the network: not our device's address and port
+    return;
+  }
+  if (datagram.size() == kHeaderSize)
+    handle_hello(datagram);
+  else
+    handle_message(datagram);
 }
 
 void Session::start_attempt() {

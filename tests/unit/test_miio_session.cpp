@@ -32,6 +32,8 @@ class FakeDevice {
   int drop_requests = 0;          // ignore this many requests (hellos are always answered)
   bool answer_with_other_token = false;
   bool send_garbage_first = false;
+  int junk_before_answer = 0;       // this many short junk datagrams, all sent just before the answer
+  std::size_t answer_padding = 0;   // a string of this many bytes added to the answer's result
   bool answer_with_wrong_id_first = false;
   // Before the real answer, what a hostile host on the LAN could send from the plug's address (or
   // the plug itself, late): each carries a stamp far from the real one.
@@ -103,11 +105,16 @@ class FakeDevice {
       const std::string stale = json{{"id", request->id - 1}, {"result", json::array({"stale"})}}.dump();
       send(encode_message(kToken, kDid, kWildStamp, as_bytes(stale)));
     }
+    for (int i = 0; i < junk_before_answer; ++i) {
+      const Bytes junk{0x21, 0x31, 0x00, 0x09, static_cast<std::uint8_t>(i), 2, 3, 4, 5};
+      send(junk);
+    }
     json reply = {{"id", request->id}};
     const bool answer_error = error_reply && error_replies != 0;
     if (answer_error && error_replies > 0) --error_replies;
     if (answer_error) reply["error"] = *error_reply;
     else reply["result"] = json::array({"ok", request->method});
+    if (answer_padding > 0 && reply.contains("result")) reply["result"].push_back(std::string(answer_padding, 'x'));
     const std::string text = reply.dump();
     send(encode_message(answer_with_other_token ? kOtherToken : kToken, kDid, ++stamp_, as_bytes(text)));
     if (stale_reply_with_wild_stamp_after) {
@@ -209,6 +216,35 @@ TEST_CASE("garbage and stale replies are skipped, the real answer still lands") 
   CHECK(result->result == json::parse(R"(["ok","get_prop"])"));
   CHECK(h.session->counters().malformed >= 1);
   CHECK(h.session->counters().stray >= 1);
+}
+
+TEST_CASE("every datagram waiting is read at once, not only when the next one arrives") {
+  // 40 junk datagrams queue up before the answer: the session reads one per wake-up and must be woken
+  // again for each of those still queued, without a retry to stir the socket.
+  Harness h;
+  h.device.junk_before_answer = 40;
+  auto result = h.call("get_prop");
+  REQUIRE(result);
+  REQUIRE(result->ok());
+  CHECK(h.session->counters().malformed == 40);
+  CHECK(h.session->counters().replies == 1);
+  CHECK(h.session->counters().timeouts == 0);  // answered at once, not after a retry woke the socket
+  CHECK(h.device.requests.size() == 1);
+  // The next call is answered too: nothing was left behind in the socket.
+  h.device.junk_before_answer = 0;
+  auto second = h.call("get_power");
+  REQUIRE(second);
+  CHECK(second->ok());
+}
+
+TEST_CASE("an answer larger than 4 KiB is read whole") {
+  Harness h;
+  h.device.answer_padding = 20000;
+  auto result = h.call("get_prop");
+  REQUIRE(result);
+  REQUIRE(result->ok());
+  REQUIRE(result->result.size() == 3);
+  CHECK(result->result[2].get<std::string>().size() == 20000);
 }
 
 TEST_CASE("a device error is reported with its code and message") {
