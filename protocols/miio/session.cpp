@@ -138,7 +138,8 @@ void Session::on_resolved(const boost::system::error_code& error, udp::resolver:
   boost::system::error_code open_error;
   if (!socket_.is_open()) {
     socket_.open(udp::v4(), open_error);
-    // receive_one() reads only when the socket is readable; a read that would block must not wait.
+    // Reads and sends on it must never wait: receive_one() reads only once it is readable, send() drops
+    // what the socket cannot take at once.
     if (!open_error) socket_.non_blocking(true, open_error);
     if (open_error) {
       finish({CallFailure::network, {}, std::nullopt, "cannot open UDP socket: " + open_error.message()});
@@ -212,12 +213,12 @@ void Session::send_request(std::int64_t id_step) {
   send(encode_message(keys_, *device_id_, outgoing_stamp(), as_bytes(text)));
 }
 
-void Session::send(Bytes datagram) {
-  auto buffer = std::make_shared<Bytes>(std::move(datagram));
-  socket_.async_send_to(asio::buffer(*buffer), *device_endpoint_,
-                        [self = shared_from_this(), buffer](const boost::system::error_code&, std::size_t) {
-                          // A failed send is a lost datagram like any other: the deadline retries it.
-                        });
+// Sent at once: the socket never blocks (see on_resolved), and a UDP send either goes out whole or
+// fails, so an asynchronous send would only add a completion to run. A failed send (a full socket
+// buffer included) is a lost datagram like any other: the deadline retries it.
+void Session::send(ByteView datagram) {
+  boost::system::error_code ignored;
+  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), *device_endpoint_, 0, ignored);
 }
 
 void Session::arm_deadline(std::chrono::milliseconds after) {

@@ -140,7 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_attempt();
   void send_hello();
   void send_request(std::int64_t id_step);
-  void send(Bytes datagram);
+  void send(ByteView datagram);
   void arm_deadline(std::chrono::milliseconds after);
   void on_deadline(const boost::system::error_code& error);
   void handle_hello(ByteView datagram);
