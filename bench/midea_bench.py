@@ -23,7 +23,9 @@ process started here is stopped at the end, whatever happens.
 2. Memory: the daemon bridging --acs simulated V3 units (default 20) polled every --poll-interval
    (default 1 s), after all of them answered and --seconds (default 30) of steady polling:
    VmRSS and VmHWM from /proc/<pid>/status; Pss, Anonymous and the file-backed rest of Rss from
-   /proc/<pid>/smaps_rollup; CPU time over the steady period. For comparison the same daemon with
+   /proc/<pid>/smaps_rollup; CPU time over the steady period, as a share of one core (utime+stime) and
+   per AC poll (the run time of all the daemon's threads from /proc/<pid>/task/*/schedstat, in
+   nanoseconds, over the state messages: each answered poll publishes one). For comparison the same daemon with
    the same config but no device (the fixed cost: libraries, Paho, loggers).
 
 Usage: bench/midea_bench.py [--build build] [--commands 200] [--trigger get|poll] [--nagle] [--acs 20]
@@ -73,6 +75,17 @@ def smaps_rollup(pid):
 def cpu_seconds(pid):
     fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def thread_cpu_seconds(pid):
+    """Run time of all the process's threads in nanoseconds (schedstat), finer than stat's clock ticks."""
+    total = 0
+    for task in Path("/proc/%d/task" % pid).iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended between listing and reading
+    return total / 1e9
 
 
 def memory(pid):
@@ -234,9 +247,9 @@ def resident(build, work, acs, seconds, poll_interval):
         wait_available(rig.client, names, 60)
         time.sleep(2)  # every unit's capabilities, first group queries and discovery done
         since = rig.client.mark()
-        cpu0, t0 = cpu_seconds(d.pid), time.monotonic()
+        cpu0, run0, t0 = cpu_seconds(d.pid), thread_cpu_seconds(d.pid), time.monotonic()
         time.sleep(seconds)
-        cpu1, t1 = cpu_seconds(d.pid), time.monotonic()
+        cpu1, run1, t1 = cpu_seconds(d.pid), thread_cpu_seconds(d.pid), time.monotonic()
         full = memory(d.pid)
         states = len(rig.client.find("%s/+" % BASE, lambda m: m.topic.split("/")[1] in names, since))
         connections = sum(sim.state(n)["connections"] for n in names)
@@ -251,6 +264,8 @@ def resident(build, work, acs, seconds, poll_interval):
             "per_ac_anonymous_kb": round((full["anonymous_kb"] - empty["anonymous_kb"]) / acs, 1) if acs else None,
             "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
             "state_messages": states,
+            # each poll an AC answers publishes one state message
+            "cpu_us_per_ac_poll": round(1e6 * (run1 - run0) / states, 1) if states else None,
             "state_messages_per_ac_per_second": round(states / acs / (t1 - t0), 2) if acs else None,
             "open_tcp_connections": connections,
             "availability_offline_messages": offline,
@@ -289,9 +304,11 @@ def table(report):
         for label, m in (("%d ACs" % mem["acs"], full), ("no device", empty)):
             lines.append("  %-24s %10d %10d %10d %10d %10d" % (label, m["rss_kb"], m["peak_rss_kb"], m["pss_kb"],
                                                                 m["anonymous_kb"], m["file_backed_kb"]))
-        lines.append("  per AC: %.1f kB RSS, %.1f kB anonymous; CPU %.2f %% of one core; %.2f states/AC/s; "
+        lines.append("  per AC: %.1f kB RSS, %.1f kB anonymous; CPU %.2f %% of one core, %.1f us per AC poll "
+                     "(all threads' run time over state messages); %.2f states/AC/s; "
                      "%d TCP connections open; %d offline messages"
                      % (mem["per_ac_rss_kb"], mem["per_ac_anonymous_kb"], mem["cpu_percent_of_one_core"],
+                        mem["cpu_us_per_ac_poll"] or 0.0,
                         mem["state_messages_per_ac_per_second"], mem["open_tcp_connections"],
                         mem["availability_offline_messages"]))
     return "\n".join(lines)

@@ -397,7 +397,7 @@ void MiKettle::publish(bool force) {
   }
   last_published_ = state;
   last_published_at_ = now;
-  replace_state(state);
+  replace_state(std::move(state));
 }
 
 // ---- presence and failures ------------------------------------------------------------------------

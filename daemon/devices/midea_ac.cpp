@@ -189,7 +189,7 @@ void MideaAc::stop() {
   if (session_) session_->stop();
   session_.reset();
   report_rejects(true);
-  remember(false);
+  remember(true);  // what a remember(false) that was not due left unwritten
   state_file_.flush();
 }
 
@@ -241,6 +241,7 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
   if (data.group == 5) {
     if (data.indoor_humidity && data.indoor_humidity != indoor_humidity_) {
       indoor_humidity_ = data.indoor_humidity;
+      published_.reset();  // the state changes outside publish_full_state
       publish_state({{climate_key::current_humidity, *indoor_humidity_}});
     }
     return;
@@ -265,7 +266,10 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
     const auto current = state().find(key);
     differs = differs || current == state().end() || *current != value;
   }
-  if (differs) publish_state(changes);
+  if (differs) {
+    published_.reset();
+    publish_state(changes);
+  }
 }
 
 void MideaAc::poll_succeeded() {
@@ -407,7 +411,9 @@ model::CommandError MideaAc::command(const json& changes) {
     client_.set_beep(beep_);
     remember(true);
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this, on = *beep] {
-      if (!alive.expired() && started_) publish_state({{kBeep, on ? "ON" : "OFF"}});
+      if (alive.expired() || !started_) return;
+      published_.reset();
+      publish_state({{kBeep, on ? "ON" : "OFF"}});
     });
   }
   if (!needs_unit) return std::nullopt;
@@ -462,10 +468,24 @@ MideaAcReadings MideaAc::readings() const {
 
 void MideaAc::publish_full_state() {
   if (!client_.last_state()) return;
-  replace_state(midea_ac_state_json(*client_.last_state(), client_.features(), readings()));
+  const midea::AcState& state = *client_.last_state();
+  const MideaAcReadings now = readings();
+  if (published_ && published_->state == state && published_->features == client_.features() &&
+      published_->readings == now) {
+    publish_state({});  // the same state, seen again
+    return;
+  }
+  replace_state(midea_ac_state_json(state, client_.features(), now));
+  if (!published_) published_.emplace();
+  published_->state = state;
+  published_->features = client_.features();
+  published_->readings = now;
 }
 
 void MideaAc::remember(bool urgent) {
+  // Every poll ends here; the file is written at most every few minutes, so until it is due the
+  // JSON is not even built (stop() writes the last one with urgent).
+  if (!urgent && !state_file_.due()) return;
   json saved = json::object();
   saved["beep"] = beep_;
   if (client_.meter()) saved["meter"] = true;

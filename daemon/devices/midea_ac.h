@@ -73,6 +73,13 @@ class MideaAc : public model::Device {
 
   MideaAcReadings readings() const;
   void publish_full_state();
+  // What the last state message was built from: while a poll brings the same, the device's state is
+  // reported again as it is instead of being built and compared anew (docs/build.md §9).
+  struct StateInputs {
+    midea::AcState state;
+    midea::AcFeatures features;
+    MideaAcReadings readings;
+  };
   void remember(bool urgent);
 
   config::MideaDeviceConfig config_;
@@ -98,6 +105,7 @@ class MideaAc : public model::Device {
   std::optional<std::chrono::steady_clock::time_point> last_reject_report_;
 
   StateFile state_file_;
+  std::optional<StateInputs> published_;
 };
 
 }  // namespace cloudless

@@ -36,6 +36,7 @@ struct MideaAcReadings {
   std::optional<double> power;                  // W, group 4
   std::optional<double> energy;                 // kWh, group 4 (the daemon keeps it monotonic)
   std::optional<bool> beep;                     // the bridge-side beep setting (daemon only)
+  bool operator==(const MideaAcReadings&) const = default;
 };
 
 // State → JSON under the entity keys of MideaAc. `display` only when the unit has display control,

@@ -191,10 +191,12 @@ nlohmann::json StateFile::load() {
   return nlohmann::json::object();
 }
 
+bool StateFile::due() const {
+  return !last_write_ || std::chrono::steady_clock::now() - *last_write_ >= min_interval_;
+}
+
 void StateFile::save(nlohmann::json value, bool urgent) {
-  const auto now = std::chrono::steady_clock::now();
-  const bool due = !last_write_ || now - *last_write_ >= min_interval_;
-  if (urgent || due) {
+  if (urgent || due()) {
     pending_.reset();
     write_now(value);
     return;

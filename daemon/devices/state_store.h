@@ -56,6 +56,9 @@ class StateFile {
   // Records `value`; writes it now when `urgent` or when min_interval has passed since the last write,
   // otherwise keeps it for a later save() or flush().
   void save(nlohmann::json value, bool urgent = false);
+  // Whether save(value, false) would write now: until then a caller that saves often may skip
+  // building the value, as long as it saves (or saves urgently) before it stops.
+  bool due() const;
   // Writes what is pending, if anything.
   void flush();
   const std::string& path() const { return path_; }

@@ -528,14 +528,14 @@ void XiaomiBleSensor::accept(const ble::DecodedAdvert& advert, Clock::time_point
     json next = this->state();
     next.erase("action_value");
     next.update(events[i]);
-    replace_state(next);
+    replace_state(std::move(next));
   }
   // Clear the event so the next identical press is a state change too (zigbee2mqtt's action
   // sensor); its value (dimmer steps) belongs to this event only and leaves the state.
   json cleared = this->state();
   cleared["action"] = "";
   cleared.erase("action_value");
-  replace_state(cleared);
+  replace_state(std::move(cleared));
 }
 
 // ---- availability ----------------------------------------------------------------------------------

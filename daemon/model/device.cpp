@@ -1,15 +1,36 @@
 #include "daemon/model/device.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace cloudless::model {
 
+std::uint64_t Device::next_state_revision() {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void Device::publish_state(const nlohmann::json& changes) {
-  if (changes.is_object()) state_.update(changes);
+  if (changes.is_object()) {
+    const bool changed = std::any_of(changes.items().begin(), changes.items().end(), [this](const auto& change) {
+      const auto current = state_.find(change.key());
+      return current == state_.end() || *current != change.value();
+    });
+    if (changed) {
+      state_.update(changes);
+      state_revision_ = next_state_revision();
+    }
+  }
   last_seen_ = std::chrono::system_clock::now();
   listener_.on_state(*this);
 }
 
-void Device::replace_state(const nlohmann::json& full) {
-  state_ = full.is_object() ? full : nlohmann::json::object();
+void Device::replace_state(nlohmann::json full) {
+  if (!full.is_object()) full = nlohmann::json::object();
+  if (full != state_) {
+    state_ = std::move(full);
+    state_revision_ = next_state_revision();
+  }
   last_seen_ = std::chrono::system_clock::now();
   listener_.on_state(*this);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ class Device {
   virtual CommandError command(const nlohmann::json& changes) = 0;
 
   const nlohmann::json& state() const { return state_; }
+  // Changes whenever the state's content does, and is never reused (not even by another device):
+  // the bridge keeps the state's JSON text while a device keeps reporting the same values.
+  std::uint64_t state_revision() const { return state_revision_; }
   bool online() const { return online_; }
   std::optional<std::chrono::system_clock::time_point> last_seen() const { return last_seen_; }
 
@@ -67,7 +71,7 @@ class Device {
   // Replace the whole state with `full` (a device kind that rebuilds its complete state each time):
   // a reading that disappeared (an AC's outdoor sensor reporting "none") leaves the payload instead
   // of keeping its last value forever.
-  void replace_state(const nlohmann::json& full);
+  void replace_state(nlohmann::json full);
   // Tell the listener the state again without marking the device seen: after a command that got
   // no answer, subscribers are put back on the real state while last_seen keeps saying when the
   // device was last heard from.
@@ -78,7 +82,10 @@ class Device {
  private:
   std::string id_;
   DeviceListener& listener_;
+  static std::uint64_t next_state_revision();
+
   nlohmann::json state_ = nlohmann::json::object();
+  std::uint64_t state_revision_ = next_state_revision();
   bool online_ = false;
   std::optional<std::chrono::system_clock::time_point> last_seen_;
 };

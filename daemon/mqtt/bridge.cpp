@@ -54,6 +54,10 @@ struct Bridge::Impl {
     std::string payload;
   };
   using CachedDiscovery = TopicPayload;
+  struct DumpedState {
+    std::uint64_t revision = 0;  // model::Device::state_revision() of `text`; 0 is never one
+    std::string text;
+  };
 
   Impl(boost::asio::io_context& io_context, config::MqttConfig config, json bridge_info)
       : io(io_context),
@@ -196,7 +200,8 @@ struct Bridge::Impl {
     // States go at mqtt.state_qos (default 0): each is replaced by the next one, and QoS 1 costs a
     // PUBACK round trip through Paho's threads per message (docs/build.md §9).
     if (mqtt.output != config::OutputMode::attribute)
-      queue_state(topics.device_state(device.id()), state_payload(state, seen));
+      queue_state(topics.device_state(device.id()),
+                  seen ? with_last_seen(state_text_of(device), *seen) : state_payload(state, seen));
     if (mqtt.output == config::OutputMode::json) return;
     if (state.is_object()) {
       for (const auto& [key, value] : state.items()) {
@@ -205,6 +210,17 @@ struct Bridge::Impl {
       }
     }
     if (seen) queue_state(topics.device_attribute(device.id(), "last_seen"), *seen);
+  }
+
+  // The state's JSON text, dumped again only when the device's state changed since the last time:
+  // a plug that is off, or an AC holding its temperature, reports the same values every poll.
+  std::string state_text_of(const model::Device& device) {
+    DumpedState& dumped = dumped_states[device.id()];
+    if (dumped.revision != device.state_revision()) {
+      dumped.text = state_text(device.state());
+      dumped.revision = device.state_revision();
+    }
+    return dumped.text;
   }
 
   void queue_state(std::string topic, std::string payload) {
@@ -476,6 +492,7 @@ struct Bridge::Impl {
   void remove_device(const std::string& id, bool clear_discovery) {
     const bool known = devices.erase(id) > 0;
     discovery_cache.erase(id);
+    dumped_states.erase(id);
     if (clear_discovery) {
       if (topics.discovery_enabled()) publish(topics.discovery_config(id), "", true);
       publish(topics.device_availability(id), "", true);
@@ -491,6 +508,7 @@ struct Bridge::Impl {
   std::unique_ptr<MqttConnection> connection;
   std::map<std::string, model::Device*> devices;  // by id, so bridge/devices is sorted
   std::map<std::string, CachedDiscovery> discovery_cache;
+  std::map<std::string, DumpedState> dumped_states;  // by device id (state_text_of)
   BridgeStats stats;
   std::uint64_t connects = 0;
   bool stopping = false;

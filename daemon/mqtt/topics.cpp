@@ -107,28 +107,36 @@ std::string dump_json(const nlohmann::json& value) {
 }
 
 std::string state_payload(const nlohmann::json& state, const std::optional<std::string>& last_seen) {
-  if (!state.is_object()) return last_seen ? "{\"last_seen\":" + dump_json(*last_seen) + "}" : "{}";
-  if (!last_seen) return dump_json(state);
+  if (!last_seen) return state.is_object() ? dump_json(state) : "{}";
+  return with_last_seen(state_text(state), *last_seen);
+}
+
+std::string state_text(const nlohmann::json& state) {
+  if (!state.is_object()) return "{}";
   if (state.contains("last_seen")) {
     // A device's own last_seen gives way to the bridge's (never expected: the rare path may copy).
     nlohmann::json replaced = state;
     replaced.erase("last_seen");
-    return state_payload(replaced, last_seen);
+    return dump_json(replaced);
   }
-  std::string text = dump_json(state);
+  return dump_json(state);
+}
+
+std::string with_last_seen(std::string state_text, const std::string& last_seen) {
+  std::string text = std::move(state_text);
   text.pop_back();  // the closing brace
   if (text.size() > 1) text += ',';
   text += "\"last_seen\":";
   // format_utc_iso8601's text needs no escaping; anything else goes through the serialiser.
-  const bool plain = std::all_of(last_seen->begin(), last_seen->end(), [](char c) {
+  const bool plain = std::all_of(last_seen.begin(), last_seen.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-' || c == ':' || c == '.' || c == '+';
   });
   if (plain) {
     text += '"';
-    text += *last_seen;
+    text += last_seen;
     text += '"';
   } else {
-    text += dump_json(*last_seen);
+    text += dump_json(last_seen);
   }
   text += '}';
   return text;

@@ -83,5 +83,10 @@ std::string dump_json(const nlohmann::json& value);
 // the bridge's "last_seen" as its last member when given. The state is dumped as it is and the
 // member appended to the text: no copy of the device's object per message (docs/build.md §9).
 std::string state_payload(const nlohmann::json& state, const std::optional<std::string>& last_seen);
+// The same with a last_seen in two steps, so the first one's text can be kept while the state does
+// not change: the state's JSON without a "last_seen" of its own (the bridge's takes its place), then
+// that text with the bridge's "last_seen" appended as the last member.
+std::string state_text(const nlohmann::json& state);
+std::string with_last_seen(std::string state_text, const std::string& last_seen);
 
 }  // namespace cloudless

@@ -496,6 +496,38 @@ TEST_CASE("bridge: connects, announces itself, publishes discovery, state and av
   REQUIRE(offline);
 }
 
+TEST_CASE("bridge: a state reported again unchanged is published again, the next change shows", "[bridge]") {
+  // The bridge keeps a state's JSON text while the device's state does not change (a plug that is
+  // off reports the same values every poll): a kept text must never outlive a change.
+  Harness h;
+  REQUIRE(h.wait_connected());
+  auto observer = h.observe();
+  const auto state_with_power = [](double power) {
+    return [power](const Received& r) { return r.topic == "cloudless/fake" && json::parse(r.payload)["power"] == power; };
+  };
+  h.device_state({{"state", "OFF"}, {"power", 0.0}});
+  const auto first = observer->wait_for(state_with_power(0.0));
+  REQUIRE(first);
+
+  const std::size_t again_from = observer->mark();
+  h.device_state({{"power", 0.0}});
+  const auto again = observer->wait_for(state_with_power(0.0), kWait, again_from);
+  REQUIRE(again);
+  json again_payload = json::parse(again->payload);
+  CHECK(again_payload["state"] == "OFF");
+  CHECK(again_payload.contains("last_seen"));
+  again_payload.erase("last_seen");
+  CHECK(again_payload == json{{"state", "OFF"}, {"power", 0.0}});
+
+  const std::size_t change_from = observer->mark();
+  h.device_state({{"state", "ON"}, {"power", 40.5}});
+  const auto changed = observer->wait_for(state_with_power(40.5), kWait, change_from);
+  REQUIRE(changed);
+  const json changed_payload = json::parse(changed->payload);
+  CHECK(changed_payload["state"] == "ON");
+  CHECK(changed_payload.contains("last_seen"));
+}
+
 TEST_CASE("bridge: commands reach the device, bad ones are ignored", "[bridge]") {
   Harness h(config::OutputMode::json, /*start_now=*/false);
   {

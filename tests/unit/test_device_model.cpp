@@ -58,3 +58,61 @@ TEST_CASE("availability: a device never reached is offline at the first miss") {
   CHECK_FALSE(tracker.on_failure());
   CHECK(tracker.on_success() == std::optional<bool>(true));
 }
+
+namespace {
+
+struct CountingListener : DeviceListener {
+  void on_state(Device&) override { ++states; }
+  void on_availability(Device&) override {}
+  void on_description_changed(Device&) override {}
+  int states = 0;
+};
+
+// A device kind reduced to its state: the two ways kinds report one.
+class StateOnlyDevice : public Device {
+ public:
+  using Device::Device;
+  DeviceInfo info() const override { return {}; }
+  std::vector<Entity> entities() const override { return {}; }
+  void start() override {}
+  void stop() override {}
+  void refresh() override {}
+  CommandError command(const nlohmann::json&) override { return std::nullopt; }
+  void merge(const nlohmann::json& changes) { publish_state(changes); }
+  void replace(nlohmann::json full) { replace_state(std::move(full)); }
+};
+
+}  // namespace
+
+TEST_CASE("state revision: changes with the state's content only, never shared between devices") {
+  CountingListener listener;
+  StateOnlyDevice plug("plug", listener);
+  StateOnlyDevice other("other", listener);
+  CHECK(plug.state_revision() != other.state_revision());
+
+  const auto initial = plug.state_revision();
+  plug.merge({{"power", 12.5}, {"state", "ON"}});
+  const auto merged = plug.state_revision();
+  CHECK(merged != initial);
+  plug.merge({{"power", 12.5}});  // the same value again: still published, same revision
+  CHECK(plug.state_revision() == merged);
+  CHECK(plug.last_seen());
+  plug.merge({{"power", 12.6}});
+  CHECK(plug.state_revision() != merged);
+  const auto after_power = plug.state_revision();
+  plug.merge({{"voltage", 230}});  // a key the state did not have
+  CHECK(plug.state_revision() != after_power);
+  CHECK(plug.state() == nlohmann::json{{"power", 12.6}, {"state", "ON"}, {"voltage", 230}});
+
+  const auto before_replace = plug.state_revision();
+  plug.replace({{"power", 12.6}, {"state", "ON"}, {"voltage", 230}});  // equal content
+  CHECK(plug.state_revision() == before_replace);
+  plug.replace({{"power", 12.6}, {"state", "ON"}});  // a reading left: a change
+  CHECK(plug.state_revision() != before_replace);
+  CHECK(plug.state() == nlohmann::json{{"power", 12.6}, {"state", "ON"}});
+  const auto before_null = plug.state_revision();
+  plug.replace(nullptr);  // not an object: the state becomes {}
+  CHECK(plug.state() == nlohmann::json::object());
+  CHECK(plug.state_revision() != before_null);
+  CHECK(listener.states == 7);  // every report reached the listener, changed or not
+}

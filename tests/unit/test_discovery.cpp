@@ -496,6 +496,13 @@ TEST_CASE("topics: the state payload is the device's state with last_seen as its
   CHECK(state_payload({{"last_seen", "yesterday"}}, std::nullopt) == R"({"last_seen":"yesterday"})");
   // Invalid UTF-8 from a device is replaced, never thrown.
   CHECK(state_payload({{"name", "\xff"}}, seen) == "{\"name\":\"\xEF\xBF\xBD\",\"last_seen\":\"2026-11-22T10:15:03Z\"}");
+
+  // In two steps (the bridge keeps the first one's text while the state is unchanged): the same text.
+  CHECK(with_last_seen(state_text(state), *seen) == state_payload(state, seen));
+  CHECK(state_text({{"last_seen", "yesterday"}, {"state", "OFF"}}) == R"({"state":"OFF"})");
+  CHECK(with_last_seen(state_text({{"last_seen", "yesterday"}, {"state", "OFF"}}), *seen) == replaced);
+  CHECK(with_last_seen(state_text(nullptr), *seen) == R"({"last_seen":"2026-11-22T10:15:03Z"})");
+  CHECK(with_last_seen("{}", "a \"quoted\" time") == R"({"last_seen":"a \"quoted\" time"})");
 }
 
 TEST_CASE("topics: last_seen is ISO 8601 UTC with seconds and Z", "[topics]") {

@@ -548,6 +548,22 @@ TEST_CASE("midea ac: the state payload of docs/contract.md, published after ever
     CHECK(h.listener.states > before);
     CHECK(midea_ac_state_json(*ac.last_state(), ac.features(), {}).count("outdoor_temperature") == 0);
   }
+  SECTION("a poll answered alike reports the same state again; the next different answer shows") {
+    // The device keeps what its last state was built from and reports it again unbuilt while the
+    // unit answers the same (every poll of a unit holding its temperature).
+    const int before = h.listener.states;
+    ac.refresh();
+    h.run_until([&] { return h.fake.state_queries == 2 && h.listener.states > before; });
+    CHECK(h.listener.states > before);
+    CHECK(ac.state() == expected);
+    h.run_for(50ms);  // the rest of the poll (group queries)
+    h.fake.state.indoor_temperature = 22.5;
+    ac.refresh();
+    h.run_until([&] { return ac.state()["indoor_temperature"] == 22.5; });
+    json changed = expected;
+    changed["indoor_temperature"] = 22.5;
+    CHECK(ac.state() == changed);
+  }
   SECTION("a connection the unit drops is re-established without a missed poll") {
     h.fake.drop_connections();
     h.run_for(50ms);

@@ -27,16 +27,29 @@ TEST_CASE("save creates the directory, writes at once, then rate-limits until fl
   const fs::path dir = fresh_dir("rate");
   StateFile file(dir.string(), "plug", std::chrono::seconds(3600));
   CHECK(file.load().empty());
+  CHECK(file.due());  // never written
   file.save({{"n", 1}});
   CHECK(StateFile(dir.string(), "plug").load()["n"] == 1);
+  CHECK_FALSE(file.due());
   file.save({{"n", 2}});  // within the interval: kept in memory
   CHECK(StateFile(dir.string(), "plug").load()["n"] == 1);
+  CHECK_FALSE(file.due());
   file.save({{"n", 3}}, true);  // urgent
   CHECK(StateFile(dir.string(), "plug").load()["n"] == 3);
   file.save({{"n", 4}});
   file.flush();
   CHECK(StateFile(dir.string(), "plug").load()["n"] == 4);
   CHECK_FALSE(fs::exists(dir / "plug.json.tmp"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a state file is due again once its interval has passed") {
+  const fs::path dir = fresh_dir("due");
+  StateFile file(dir.string(), "plug", std::chrono::seconds(0));
+  file.save({{"n", 1}});
+  CHECK(file.due());
+  file.save({{"n", 2}});  // due: written at once
+  CHECK(StateFile(dir.string(), "plug").load()["n"] == 2);
   fs::remove_all(dir);
 }
 
