@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/devices/round_digits.h"
 #include "daemon/model/command_check.h"
 #include "daemon/model/json_excerpt.h"
 #include "daemon/model/switch_value.h"
@@ -249,11 +250,11 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
   json changes = json::object();
   if (data.power) {
     power_ = data.power;
-    changes[kPower] = std::round(*data.power * 10) / 10;
+    changes[kPower] = round_digits(*data.power, 1);
   }
   if (data.total_energy) {
     energy_.on_device_counter(*data.total_energy);
-    if (const auto total = energy_.total_kwh()) changes[kEnergy] = std::round(*total * 1000) / 1000;
+    if (const auto total = energy_.total_kwh()) changes[kEnergy] = round_digits(*total, 3);
   }
   if (meter_found) {
     spdlog::info("{}: the unit reports power/energy ({} format)", id(),

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "daemon/devices/round_digits.h"
 #include "protocols/midea/ac_vocabulary.h"
 
 namespace cloudless {
@@ -10,10 +11,7 @@ namespace cloudless {
 namespace {
 
 // The decoders compute tenths exactly; rounding here only keeps float noise out of the payload.
-double rounded(double value, int digits) {
-  const double factor = std::pow(10.0, digits);
-  return std::round(value * factor) / factor;
-}
+double rounded(double value, int digits) { return round_digits(value, digits); }
 
 const char* on_off(bool on) { return on ? "ON" : "OFF"; }
 

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/devices/round_digits.h"
 #include "daemon/model/command_check.h"
 #include "daemon/model/switch_value.h"
 
@@ -15,12 +16,6 @@ namespace cloudless {
 namespace {
 
 using miio::Quantity;
-
-// Rounded for the state payload: the devices' resolution, without float noise.
-double rounded(double value, int digits) {
-  const double factor = std::pow(10.0, digits);
-  return std::round(value * factor) / factor;
-}
 
 // Each entity a plug can have, declared once: the quantity it shows, its state key, how its value is
 // written (a switch as ON/OFF, a number rounded to the device's resolution) and its declaration.
@@ -402,7 +397,7 @@ void MiioPlug::on_reading(const miio::PlugReading& reading) {
     if (entity.digits < 0) {
       if (const auto on = reading.flag(entity.quantity)) state[std::string(entity.key)] = on_off(*on);
     } else if (const auto value = reading.number(entity.quantity)) {
-      state[std::string(entity.key)] = rounded(*value, entity.digits);
+      state[std::string(entity.key)] = round_digits(*value, entity.digits);
     }
   }
 
@@ -427,7 +422,7 @@ void MiioPlug::on_reading(const miio::PlugReading& reading) {
     remember(Write::if_due);
   }
   // What the state file holds, never more: after a crash the counter starts from there again.
-  if (energy_written_) state["energy"] = rounded(*energy_written_, 4);
+  if (energy_written_) state["energy"] = round_digits(*energy_written_, 4);
   publish_state(state);
   poll_finished();
 }

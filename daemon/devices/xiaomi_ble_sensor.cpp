@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/devices/round_digits.h"
 #include "protocols/xiaomi_ble/codec/mibeacon_objects.h"
 
 namespace cloudless {
@@ -147,8 +148,7 @@ model::Entity entity_for(Quantity quantity, bool sleepy) {
 // Rounded to the device's resolution without float noise; whole values as JSON integers
 // ("battery":87, not 87.0).
 json tidy(double value, int digits) {
-  const double factor = std::pow(10.0, digits);
-  const double rounded = std::round(value * factor) / factor;
+  const double rounded = round_digits(value, digits);
   if (std::floor(rounded) == rounded && std::fabs(rounded) < 1e15) return static_cast<std::int64_t>(rounded);
   return rounded;
 }
