@@ -242,7 +242,6 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
   if (data.group == 5) {
     if (data.indoor_humidity && data.indoor_humidity != indoor_humidity_) {
       indoor_humidity_ = data.indoor_humidity;
-      published_.reset();  // the state changes outside publish_full_state
       publish_state({{climate_key::current_humidity, *indoor_humidity_}});
     }
     return;
@@ -267,10 +266,7 @@ void MideaAc::on_group_data(const midea::AcGroupData& data, bool meter_found) {
     const auto current = state().find(key);
     differs = differs || current == state().end() || *current != value;
   }
-  if (differs) {
-    published_.reset();
-    publish_state(changes);
-  }
+  if (differs) publish_state(changes);
 }
 
 void MideaAc::poll_succeeded() {
@@ -412,9 +408,7 @@ model::CommandError MideaAc::command(const json& changes) {
     client_.set_beep(beep_);
     remember(true);
     boost::asio::post(context_.io, [alive = std::weak_ptr<int>(alive_), this, on = *beep] {
-      if (alive.expired() || !started_) return;
-      published_.reset();
-      publish_state({{kBeep, on ? "ON" : "OFF"}});
+      if (!alive.expired() && started_) publish_state({{kBeep, on ? "ON" : "OFF"}});
     });
   }
   if (!needs_unit) return std::nullopt;
@@ -471,8 +465,9 @@ void MideaAc::publish_full_state() {
   if (!client_.last_state()) return;
   const midea::AcState& state = *client_.last_state();
   const MideaAcReadings now = readings();
-  if (published_ && published_->state == state && published_->features == client_.features() &&
-      published_->readings == now) {
+  // A partial publish since (humidity, power, beep) changed the revision: built anew then.
+  if (published_ && published_->revision == state_revision() && published_->state == state &&
+      published_->features == client_.features() && published_->readings == now) {
     publish_state({});  // the same state, seen again
     return;
   }
@@ -481,6 +476,7 @@ void MideaAc::publish_full_state() {
   published_->state = state;
   published_->features = client_.features();
   published_->readings = now;
+  published_->revision = state_revision();
 }
 
 void MideaAc::remember(bool urgent) {

@@ -73,13 +73,6 @@ class MideaAc : public model::Device {
 
   MideaAcReadings readings() const;
   void publish_full_state();
-  // What the last state message was built from: while a poll brings the same, the device's state is
-  // reported again as it is instead of being built and compared anew (docs/build.md §9).
-  struct StateInputs {
-    midea::AcState state;
-    midea::AcFeatures features;
-    MideaAcReadings readings;
-  };
   void remember(bool urgent);
 
   config::MideaDeviceConfig config_;
@@ -105,6 +98,14 @@ class MideaAc : public model::Device {
   std::optional<std::chrono::steady_clock::time_point> last_reject_report_;
 
   StateFile state_file_;
+  // What the last full state was built from, and the state revision it gave: while a poll brings the
+  // same and nothing else changed the state since, it is reported again unbuilt (docs/build.md §9).
+  struct StateInputs {
+    midea::AcState state;
+    midea::AcFeatures features;
+    MideaAcReadings readings;
+    std::uint64_t revision = 0;
+  };
   std::optional<StateInputs> published_;
 };
 

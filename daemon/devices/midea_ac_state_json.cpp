@@ -1,6 +1,5 @@
 #include "daemon/devices/midea_ac_state_json.h"
 
-#include <cmath>
 #include <cstdio>
 
 #include "daemon/devices/round_digits.h"
@@ -9,9 +8,6 @@
 namespace cloudless {
 
 namespace {
-
-// The decoders compute tenths exactly; rounding here only keeps float noise out of the payload.
-double rounded(double value, int digits) { return round_digits(value, digits); }
 
 const char* on_off(bool on) { return on ? "ON" : "OFF"; }
 
@@ -39,9 +35,10 @@ nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcF
   nlohmann::json out = nlohmann::json::object();
   out[key::power] = on_off(state.power);
   if (const auto mode = midea::hvac_mode_name(state)) out[key::mode] = std::string(*mode);
-  out[key::target_temperature] = rounded(state.target_temperature, 1);
-  if (state.indoor_temperature) out[key::current_temperature] = rounded(*state.indoor_temperature, 1);
-  if (state.outdoor_temperature) out[kOutdoorTemperature] = rounded(*state.outdoor_temperature, 1);
+  // The decoders compute tenths exactly; rounding here only keeps float noise out of the payload.
+  out[key::target_temperature] = round_digits(state.target_temperature, 1);
+  if (state.indoor_temperature) out[key::current_temperature] = round_digits(*state.indoor_temperature, 1);
+  if (state.outdoor_temperature) out[kOutdoorTemperature] = round_digits(*state.outdoor_temperature, 1);
   if (const auto fan = midea::fan_mode_name(state.fan_speed)) out[key::fan_mode] = std::string(*fan);
   out[key::swing_mode] = std::string(midea::swing_mode_name(state));
   out[key::preset] = std::string(midea::preset_name(state));
@@ -50,8 +47,8 @@ nlohmann::json midea_ac_state_json(const midea::AcState& state, const midea::AcF
   out[kErrorCode] = state.error_code;
   if (features.filter_reminder) out[kFilterAlert] = state.filter_alert;
   if (readings.indoor_humidity) out[key::current_humidity] = *readings.indoor_humidity;
-  if (readings.power) out[kPower] = rounded(*readings.power, 1);
-  if (readings.energy) out[kEnergy] = rounded(*readings.energy, 3);
+  if (readings.power) out[kPower] = round_digits(*readings.power, 1);
+  if (readings.energy) out[kEnergy] = round_digits(*readings.energy, 3);
   return out;
 }
 

@@ -563,6 +563,16 @@ TEST_CASE("midea ac: the state payload of docs/contract.md, published after ever
     json changed = expected;
     changed["indoor_temperature"] = 22.5;
     CHECK(ac.state() == changed);
+
+    // A partial publish in between (the bridge-side beep) survives the next poll's full state.
+    CHECK_FALSE(ac.command({{"beep", "OFF"}}).has_value());
+    h.run_until([&] { return ac.state()["beep"] == "OFF"; });
+    const int queries = h.fake.state_queries;
+    ac.refresh();
+    h.run_until([&] { return h.fake.state_queries > queries; });
+    h.run_for(50ms);
+    changed["beep"] = "OFF";
+    CHECK(ac.state() == changed);
   }
   SECTION("a connection the unit drops is re-established without a missed poll") {
     h.fake.drop_connections();
