@@ -361,13 +361,14 @@ void MiioPlug::poll_miot_batch(std::size_t index, miio::PlugReading reading) {
     on_reading(reading);
     return;
   }
-  session_->call("get_properties", miot_get_batches_[index],
+  session_->call("get_properties", miot_get_batches_[index], miot_reader_,
                  guarded([this, index, reading](const miio::CallResult& result) {
                    if (!result.ok()) {
                      on_poll_failed(result, "get_properties");
                      return;
                    }
-                   auto merged = miio::decode_miot_properties(model_, result.result, reading);
+                   auto merged = result.read ? miio::merge_miot_values(model_, miot_reader_->values(), reading)
+                                             : miio::decode_miot_properties(model_, result.result, reading);
                    if (!merged) {
                      on_poll_failed({miio::CallFailure::malformed, {}, std::nullopt, merged.error().what},
                                     "get_properties");

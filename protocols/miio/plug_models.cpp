@@ -271,22 +271,109 @@ Result<double> decode_get_power(const nlohmann::json& result) {
   return *number * 0.01;
 }
 
+namespace {
+
+// What decode_miot_properties keeps of an entry, whichever way it was read. An absent member is a
+// discarded value here.
+std::optional<MiotValue> miot_value(const nlohmann::json& siid, const nlohmann::json& piid, const nlohmann::json& code,
+                                    const nlohmann::json& value) {
+  if (siid.is_discarded() || piid.is_discarded() || value.is_discarded()) return std::nullopt;
+  if (!siid.is_number_integer() || !piid.is_number_integer()) return std::nullopt;
+  if (!code.is_discarded() && (!code.is_number_integer() || code.get<long long>() != 0)) return std::nullopt;
+  return MiotValue{siid.get<long long>(), piid.get<long long>(), value};
+}
+
+void merge_miot_value(const PlugModel& model, const MiotValue& entry, PlugReading& reading) {
+  for (const MiotProperty& p : model.miot) {
+    if (p.siid == entry.siid && p.piid == entry.piid) store(reading, p.quantity, entry.value, p.scale);
+  }
+}
+
+const nlohmann::json kAbsent(nlohmann::json::value_t::discarded);
+
+}  // namespace
+
 Result<PlugReading> decode_miot_properties(const PlugModel& model, const nlohmann::json& result, PlugReading reading) {
   if (!result.is_array()) return parse_error("get_properties result is not a list");
   for (const nlohmann::json& entry : result) {
     if (!entry.is_object()) continue;
-    const auto siid = entry.find("siid");
-    const auto piid = entry.find("piid");
-    const auto code = entry.find("code");
-    const auto value = entry.find("value");
-    if (siid == entry.end() || piid == entry.end() || value == entry.end()) continue;
-    if (!siid->is_number_integer() || !piid->is_number_integer()) continue;
-    if (code != entry.end() && (!code->is_number_integer() || code->get<long long>() != 0)) continue;
-    for (const MiotProperty& p : model.miot) {
-      if (p.siid == siid->get<long long>() && p.piid == piid->get<long long>()) store(reading, p.quantity, *value, p.scale);
-    }
+    auto member = [&](const char* name) -> const nlohmann::json& {
+      const auto it = entry.find(name);
+      return it == entry.end() ? kAbsent : *it;
+    };
+    if (const auto value = miot_value(member("siid"), member("piid"), member("code"), member("value")))
+      merge_miot_value(model, *value, reading);
   }
   return reading;
+}
+
+PlugReading merge_miot_values(const PlugModel& model, const std::vector<MiotValue>& values, PlugReading reading) {
+  for (const MiotValue& value : values) merge_miot_value(model, value, reading);
+  return reading;
+}
+
+// Events of the result, by depth: 0 the result itself (must be a list), 1 the list's items (entries
+// when objects), 2 an entry's members, deeper the inside of a member that is a list or an object.
+void MiotPropertiesReader::reset() {
+  values_.clear();  // keeps its capacity: the same plug reads the same size every poll
+  depth_ = 0;
+  field_ = Field::other;
+}
+
+bool MiotPropertiesReader::scalar(nlohmann::json value) {
+  if (depth_ == 0) return false;  // not a list
+  if (depth_ != 2) return true;   // an item that is not an entry, or inside a member
+  switch (field_) {  // a repeated member: the last one counts, as in the DOM
+    case Field::siid: siid_ = std::move(value); break;
+    case Field::piid: piid_ = std::move(value); break;
+    case Field::code: code_ = std::move(value); break;
+    case Field::value: value_ = std::move(value); break;
+    case Field::other: break;
+  }
+  return true;
+}
+
+bool MiotPropertiesReader::start_object(std::size_t) {
+  if (depth_ == 0) return false;  // not a list
+  if (depth_ == 1) {
+    siid_ = piid_ = code_ = value_ = kAbsent;
+    field_ = Field::other;
+    entry_is_object_ = true;
+  } else if (depth_ == 2) {
+    scalar(nlohmann::json::array());  // a member that is an object: of no type an entry's member needs
+  }
+  ++depth_;
+  return true;
+}
+
+bool MiotPropertiesReader::key(string_t& name) {
+  if (depth_ != 2) return true;
+  field_ = name == "siid"    ? Field::siid
+           : name == "piid"  ? Field::piid
+           : name == "code"  ? Field::code
+           : name == "value" ? Field::value
+                             : Field::other;
+  return true;
+}
+
+bool MiotPropertiesReader::end_object() {
+  --depth_;
+  if (depth_ == 1 && entry_is_object_) {
+    entry_is_object_ = false;
+    if (auto value = miot_value(siid_, piid_, code_, value_)) values_.push_back(std::move(*value));
+  }
+  return true;
+}
+
+bool MiotPropertiesReader::start_array(std::size_t) {
+  if (depth_ == 2) scalar(nlohmann::json::array());  // a member that is a list
+  ++depth_;
+  return true;
+}
+
+bool MiotPropertiesReader::end_array() {
+  --depth_;
+  return true;
 }
 
 bool miot_set_succeeded(const nlohmann::json& result) {

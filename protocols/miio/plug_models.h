@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocols/common/result.h"
+#include "protocols/miio/rpc.h"
 
 namespace cloudless::miio {
 
@@ -73,6 +74,7 @@ struct PlugReading {
 
   std::optional<double> number(Quantity quantity) const;
   std::optional<bool> flag(Quantity quantity) const;
+  bool operator==(const PlugReading&) const = default;
 };
 
 // ---- requests ----
@@ -98,6 +100,46 @@ Result<double> decode_get_power(const nlohmann::json& result);
 // Merges into `reading`.
 Result<PlugReading> decode_miot_properties(const PlugModel& model, const nlohmann::json& result,
                                            PlugReading reading = {});
+
+// A get_properties entry that carries a value: integer siid and piid, code absent or 0.
+struct MiotValue {
+  long long siid = 0;
+  long long piid = 0;
+  nlohmann::json value;  // a scalar; a list or an object stands as an empty list (nothing reads them)
+};
+// The same merge as decode_miot_properties, from entries already read (MiotPropertiesReader).
+PlugReading merge_miot_values(const PlugModel& model, const std::vector<MiotValue>& values, PlugReading reading);
+
+// Reads a get_properties result list into MiotValues without a DOM (read_reply): the entries
+// decode_miot_properties would use, in order, and nothing else. It refuses a result that is not a
+// list, so that reply goes the general way and fails there as it always did.
+class MiotPropertiesReader final : public ResultReader {
+ public:
+  const std::vector<MiotValue>& values() const { return values_; }
+
+  void reset() override;
+  bool null() override { return scalar(nullptr); }
+  bool boolean(bool value) override { return scalar(value); }
+  bool number_integer(number_integer_t value) override { return scalar(value); }
+  bool number_unsigned(number_unsigned_t value) override { return scalar(value); }
+  bool number_float(number_float_t value, const string_t&) override { return scalar(value); }
+  bool string(string_t& value) override { return scalar(value); }
+  bool start_object(std::size_t) override;
+  bool key(string_t& name) override;
+  bool end_object() override;
+  bool start_array(std::size_t) override;
+  bool end_array() override;
+
+ private:
+  enum class Field { other, siid, piid, code, value };
+  bool scalar(nlohmann::json value);
+
+  std::vector<MiotValue> values_;
+  int depth_ = 0;  // 1: in the list, 2: in an entry, deeper: inside one of its members
+  Field field_ = Field::other;
+  bool entry_is_object_ = false;
+  nlohmann::json siid_, piid_, code_, value_;  // the entry's members as read; discarded: absent
+};
 // set_properties result: every entry must have code 0.
 bool miot_set_succeeded(const nlohmann::json& result);
 

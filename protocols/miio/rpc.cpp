@@ -300,6 +300,100 @@ Result<Request> parse_request_unguarded(std::string_view text) {
   return request;
 }
 
+// The top level of a plain reply for read_reply: takes the id, hands the result's events to the
+// reader, skips any other member, and stops at anything parse_reply would treat differently (an
+// error member, a repeated id or result, nesting beyond the cap).
+class ReplySax final : public nlohmann::json_sax<json> {
+ public:
+  explicit ReplySax(ResultReader& reader) : reader_(reader) {}
+
+  std::optional<std::int64_t> id() const { return result_seen_ ? id_ : std::nullopt; }
+
+  bool null() override { return scalar([&] { return reader_.null(); }, std::nullopt); }
+  bool boolean(bool value) override { return scalar([&] { return reader_.boolean(value); }, std::nullopt); }
+  bool number_integer(number_integer_t value) override {
+    return scalar([&] { return reader_.number_integer(value); }, value);
+  }
+  bool number_unsigned(number_unsigned_t value) override {
+    const std::optional<std::int64_t> id =
+        value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+            ? std::optional<std::int64_t>(static_cast<std::int64_t>(value))
+            : std::nullopt;
+    return scalar([&] { return reader_.number_unsigned(value); }, id);
+  }
+  bool number_float(number_float_t value, const string_t& text) override {
+    return scalar([&] { return reader_.number_float(value, text); }, std::nullopt);
+  }
+  bool string(string_t& value) override { return scalar([&] { return reader_.string(value); }, std::nullopt); }
+  bool binary(binary_t&) override { return false; }
+  bool start_object(std::size_t size) override {
+    if (depth_ == 0) return enter();  // the reply itself
+    return open([&] { return reader_.start_object(size); });
+  }
+  bool key(string_t& name) override {
+    if (depth_ > 1) return member_ != Member::result || reader_.key(name);
+    if (name == "error") return false;  // an error reply: parse_reply reads it
+    member_ = Member::other;
+    if (name == "id") {
+      if (id_seen_) return false;
+      id_seen_ = true;
+      member_ = Member::id;
+    } else if (name == "result") {
+      if (result_seen_) return false;
+      result_seen_ = true;
+      member_ = Member::result;
+    }
+    return true;
+  }
+  bool end_object() override { return close([&] { return reader_.end_object(); }); }
+  bool start_array(std::size_t size) override {
+    if (depth_ == 0) return false;  // a reply is an object
+    return open([&] { return reader_.start_array(size); });
+  }
+  bool end_array() override { return close([&] { return reader_.end_array(); }); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  enum class Member { other, id, result };
+
+  bool enter() {
+    depth_ = 1;
+    return true;
+  }
+  // A value that is a whole member's (depth 1) or part of one.
+  template <typename Forward>
+  bool scalar(Forward forward, std::optional<std::int64_t> as_id) {
+    if (depth_ == 0) return false;  // a reply is an object
+    if (member_ == Member::result) return forward();
+    if (depth_ == 1 && member_ == Member::id) {
+      if (!as_id) return false;  // parse_reply rejects an id that is not a 64-bit integer
+      id_ = as_id;
+    }
+    return true;
+  }
+  template <typename Forward>
+  bool open(Forward forward) {
+    if (++depth_ > kMaxJsonDepth) return false;
+    if (depth_ == 2 && member_ == Member::id) return false;  // an id that is a list or an object
+    return member_ != Member::result || forward();
+  }
+  template <typename Forward>
+  bool close(Forward forward) {
+    --depth_;
+    if (depth_ == 0) return true;  // the reply's end
+    const bool ok = member_ != Member::result || forward();
+    if (depth_ == 1) member_ = Member::other;  // the member's value is complete
+    return ok;
+  }
+
+  ResultReader& reader_;
+  int depth_ = 0;
+  Member member_ = Member::other;
+  bool id_seen_ = false;
+  bool result_seen_ = false;
+  std::optional<std::int64_t> id_;
+};
+
 }  // namespace
 
 EncodedParams encode_params(const nlohmann::json& params) {
@@ -341,6 +435,17 @@ Result<Request> parse_request(std::string_view text) {
     return parse_request_unguarded(text);
   } catch (const std::exception& error) {
     return internal_error(error);
+  }
+}
+
+std::optional<std::int64_t> read_reply(std::string_view text, ResultReader& reader) {
+  try {
+    reader.reset();
+    ReplySax sax(reader);
+    if (!json::sax_parse(text.begin(), text.end(), &sax)) return std::nullopt;
+    return sax.id();
+  } catch (const std::exception&) {
+    return std::nullopt;  // parse_reply will say what is wrong
   }
 }
 

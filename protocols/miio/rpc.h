@@ -50,6 +50,25 @@ struct Reply {
 // accepted too (message = that text).
 Result<Reply> parse_reply(std::string_view text);
 
+// A reply's "result" read straight into what the caller wants, from nlohmann's parse events instead
+// of its DOM: a caller that knows the shape it asked for (a get_properties list) skips building and
+// freeing a tree of maps for every poll (docs/build.md §9). reset() runs before each reply; a
+// reader returns false from any event to say "not the shape I read", and the reply is then parsed
+// the general way.
+class ResultReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  virtual void reset() = 0;
+  bool binary(binary_t&) override { return false; }  // JSON text has no binary values
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
+// The id of a reply of the plain shape {"id":N,"result":…} (other members ignored, at most
+// kMaxJsonDepth levels), its result's events given to `reader`. nullopt for anything else: an error
+// reply, no id or no result, text that is not strict JSON or that the reader refused. Then
+// parse_reply decides, with the firmware repairs, so what a reader accepts reads the same both ways.
+// Never throws.
+std::optional<std::int64_t> read_reply(std::string_view text, ResultReader& reader);
+
 // A request object as a device sees it (simulators, tests): id, method, params.
 // "params" defaults to [] when absent or null (python-miio always sends it, as [] when empty).
 struct Request {

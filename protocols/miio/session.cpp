@@ -72,16 +72,24 @@ void Session::call(std::string method, const nlohmann::json& params, Callback do
 
 void Session::call(std::string method, EncodedParams params, Callback done,
                    std::optional<Clock::time_point> expires_at) {
+  enqueue(Pending{std::move(method), std::move(params), std::move(done), expires_at, nullptr});
+}
+
+void Session::call(std::string method, EncodedParams params, std::shared_ptr<ResultReader> reader, Callback done) {
+  enqueue(Pending{std::move(method), std::move(params), std::move(done), std::nullopt, std::move(reader)});
+}
+
+void Session::enqueue(Pending call) {
   if (stopped_) return;
   if (queue_.size() >= options_.max_queued) {
     // Refused on the loop, never inside the caller's own frame.
-    asio::post(io_, [self = shared_from_this(), done = std::move(done), waiting = queue_.size()] {
+    asio::post(io_, [self = shared_from_this(), done = std::move(call.done), waiting = queue_.size()] {
       if (self->stopped_ || !done) return;
       done({CallFailure::overloaded, {}, std::nullopt, std::to_string(waiting) + " calls already waiting"});
     });
     return;
   }
-  queue_.push_back(Pending{std::move(method), std::move(params), std::move(done), expires_at});
+  queue_.push_back(std::move(call));
   if (!in_flight_) start_next();
 }
 
@@ -286,22 +294,25 @@ void Session::handle_message(ByteView datagram) {
     ++counters_.stray;
     return;
   }
+  // A call that knows its result's shape reads it without a DOM; anything else, and any reply that
+  // is not the plain answer to this request, goes the general way below.
+  if (in_flight_->reader && accepts(read_reply(message->payload, *in_flight_->reader), *message)) {
+    on_reply(*message);
+    CallResult result;
+    result.read = true;
+    finish(std::move(result));
+    return;
+  }
   auto reply = parse_reply(message->payload);
   if (!reply) {
     ++counters_.malformed;
     return;  // keep waiting: a retry may bring a readable answer
   }
-  // Only the answer to the request in flight says anything about now: a reply without an id, with
-  // another one (a late answer to an earlier attempt, or a replay) or under another did is ignored,
-  // its stamp included.
-  if (!reply->id || *reply->id != current_id_ || !device_id_ || message->header.device_id != *device_id_) {
+  if (!accepts(reply->id, *message)) {
     ++counters_.stray;
     return;
   }
-  last_packet_at_ = Clock::now();
-  device_stamp_ = message->header.stamp;
-  stamp_received_at_ = last_packet_at_;
-  ++counters_.replies;
+  on_reply(*message);
   if (reply->error) {
     if (attempt_ < options_.retries && is_busy(*reply->error)) {
       ++attempt_;
@@ -319,6 +330,20 @@ void Session::handle_message(ByteView datagram) {
     return;
   }
   finish({CallFailure::none, std::move(reply->result), std::nullopt, {}});
+}
+
+// Only the answer to the request in flight says anything about now: a reply without an id, with
+// another one (a late answer to an earlier attempt, or a replay) or under another did is ignored,
+// its stamp included.
+bool Session::accepts(std::optional<std::int64_t> id, const Message& message) const {
+  return id && *id == current_id_ && device_id_ && message.header.device_id == *device_id_;
+}
+
+void Session::on_reply(const Message& message) {
+  last_packet_at_ = Clock::now();
+  device_stamp_ = message.header.stamp;
+  stamp_received_at_ = last_packet_at_;
+  ++counters_.replies;
 }
 
 void Session::start_busy_backoff() {

@@ -59,6 +59,7 @@ struct CallResult {
   std::optional<RpcError> error;   // device_error
   std::string detail;              // human text for logs
   int attempts = 0;                // attempts started (each a hello and/or a request); 0: nothing was sent
+  bool read = false;               // ok, and the result went to the call's ResultReader (`result` is null)
 
   bool ok() const { return failure == CallFailure::none; }
 };
@@ -114,6 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // The same with parameters serialised beforehand (a poll's, built once per model).
   void call(std::string method, EncodedParams params, Callback done,
             std::optional<Clock::time_point> expires_at = std::nullopt);
+  // The same, the result read by `reader` when the reply has the plain shape (read_reply): then
+  // CallResult::read is set and the reader holds the result until its next call.
+  void call(std::string method, EncodedParams params, std::shared_ptr<ResultReader> reader, Callback done);
   // Cancels everything; no callback runs afterwards. Idempotent.
   void stop();
 
@@ -127,10 +131,12 @@ class Session : public std::enable_shared_from_this<Session> {
     EncodedParams params;
     Callback done;
     std::optional<Clock::time_point> expires_at;
+    std::shared_ptr<ResultReader> reader;
   };
 
   Session(boost::asio::io_context& io, SessionOptions options);
 
+  void enqueue(Pending call);
   void start_next();
   void start_resolve();
   void on_resolved(const boost::system::error_code& error, boost::asio::ip::udp::resolver::results_type results);
@@ -145,6 +151,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_deadline(const boost::system::error_code& error);
   void handle_hello(ByteView datagram);
   void handle_message(ByteView datagram);
+  bool accepts(std::optional<std::int64_t> id, const Message& message) const;
+  void on_reply(const Message& message);
   void start_busy_backoff();
   bool expire_if_due();
   void finish(CallResult result);

@@ -12,6 +12,8 @@
 //  4. An accepted reply carries either an error (and then a null result) or no error; an accepted
 //     request survives encode_request → parse_request unchanged (id, method, params).
 //  5. is_ok_result never crashes on any accepted value.
+//  6. What read_reply takes with a MiotPropertiesReader, parse_reply takes too, with the same id and
+//     no error, and merge_miot_values gives what decode_miot_properties gives from its result.
 // Seeds: tests/fuzz/corpus/miio_rpc/ (docs/miio.md §1.5 quirks, §6 payloads).
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/miio/plug_models.h"
 #include "protocols/miio/rpc.h"
 
 namespace {
@@ -84,6 +87,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(dump(again->params) == dump(request->params));
   } else {
     check_error(request.error(), size);
+  }
+  // 6: a get_properties answer read without the DOM.
+  static const PlugModel* const model = find_plug_model("chuangmi.plug.212a01");
+  MiotPropertiesReader reader;
+  if (const std::optional<std::int64_t> id = read_reply(text, reader)) {
+    FUZZ_CHECK(reply.has_value() && reply->id == id && !reply->error);
+    const Result<PlugReading> decoded = decode_miot_properties(*model, reply->result);
+    FUZZ_CHECK(decoded.has_value() && merge_miot_values(*model, reader.values(), {}) == *decoded);
   }
   return 0;
 }

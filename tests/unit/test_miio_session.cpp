@@ -152,6 +152,43 @@ struct Harness {
     for (int i = 0; i < 100 && !result; ++i) io.run_for(std::chrono::milliseconds(20));
     return result;
   }
+
+  std::optional<CallResult> call_with_reader(const std::string& method, std::shared_ptr<ResultReader> reader) {
+    std::optional<CallResult> result;
+    session->call(method, encode_params(json::array()), std::move(reader), [&](const CallResult& r) { result = r; });
+    for (int i = 0; i < 100 && !result; ++i) io.run_for(std::chrono::milliseconds(20));
+    return result;
+  }
+};
+
+// Reads a result that is a list of strings (what FakeDevice answers); `refuse` makes it refuse all.
+class StringListReader final : public ResultReader {
+ public:
+  explicit StringListReader(bool refuse = false) : refuse_(refuse) {}
+  std::vector<std::string> items;
+  int resets = 0;
+
+  void reset() override {
+    items.clear();
+    ++resets;
+  }
+  bool null() override { return false; }
+  bool boolean(bool) override { return false; }
+  bool number_integer(number_integer_t) override { return false; }
+  bool number_unsigned(number_unsigned_t) override { return false; }
+  bool number_float(number_float_t, const string_t&) override { return false; }
+  bool string(string_t& value) override {
+    items.push_back(value);
+    return true;
+  }
+  bool start_object(std::size_t) override { return false; }
+  bool key(string_t&) override { return false; }
+  bool end_object() override { return false; }
+  bool start_array(std::size_t) override { return !refuse_; }
+  bool end_array() override { return true; }
+
+ private:
+  bool refuse_;
 };
 
 }  // namespace
@@ -322,6 +359,50 @@ TEST_CASE("replies without an id, under another did or to an earlier id are not 
   REQUIRE(h.device.stamps.size() == 2);
   CHECK(h.device.stamps[1] < FakeDevice::kWildStamp);
   CHECK(h.device.dids[1] == kDid);
+}
+
+TEST_CASE("a call with a reader gets its result read, only from the answer to it") {
+  Harness h;
+  SECTION("a plain answer") {}
+  SECTION("after a reply without an id") { h.device.reply_without_id_first = true; }
+  SECTION("after a reply under another did") { h.device.reply_from_other_did_first = true; }
+  SECTION("after a reply to an earlier id") { h.device.stale_reply_with_wild_stamp_first = true; }
+  auto reader = std::make_shared<StringListReader>();
+  auto result = h.call_with_reader("get_prop", reader);
+  REQUIRE(result);
+  REQUIRE(result->ok());
+  CHECK(result->read);
+  CHECK(result->result.is_null());
+  CHECK(reader->items == std::vector<std::string>{"ok", "get_prop"});
+  CHECK(h.session->counters().replies == 1);
+  // The stamp of the answer read this way is taken: the next request is signed from it.
+  auto next = h.call("get_power");
+  REQUIRE(next);
+  REQUIRE(h.device.stamps.size() == 2);
+  CHECK(h.device.stamps[1] < FakeDevice::kWildStamp);
+}
+
+TEST_CASE("a reply a reader refuses, or an error reply, goes the general way") {
+  Harness h(0);
+  SECTION("refused") {
+    auto reader = std::make_shared<StringListReader>(/*refuse=*/true);
+    auto result = h.call_with_reader("get_prop", reader);
+    REQUIRE(result);
+    REQUIRE(result->ok());
+    CHECK_FALSE(result->read);
+    CHECK(result->result == json::parse(R"(["ok","get_prop"])"));
+    CHECK(reader->resets == 1);
+  }
+  SECTION("an error") {
+    h.device.error_reply = json{{"code", -32601}, {"message", "Method not found."}};
+    auto reader = std::make_shared<StringListReader>();
+    auto result = h.call_with_reader("no_such_method", reader);
+    REQUIRE(result);
+    CHECK(result->failure == CallFailure::device_error);
+    CHECK_FALSE(result->read);
+    REQUIRE(result->error);
+    CHECK(result->error->code == -32601);
+  }
 }
 
 // ---- message ids across restarts

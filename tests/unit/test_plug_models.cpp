@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "protocols/miio/plug_models.h"
+#include "protocols/miio/rpc.h"
 
 using namespace cloudless::miio;
 using nlohmann::json;
@@ -119,6 +120,96 @@ TEST_CASE("MIoT entries with an error code, wrong types or unknown ids are skipp
   CHECK_FALSE(reading->on);
   CHECK_FALSE(reading->power);
   CHECK_FALSE(decode_miot_properties(*plug, json::parse(R"({"code":0})")));
+}
+
+namespace {
+
+// A reply read both ways: straight through MiotPropertiesReader when read_reply takes it, and
+// through parse_reply + decode_miot_properties. Returns whether the reader took it; when it did,
+// both ways must give the same id and the same reading, from an empty one and from a full one.
+bool read_like_the_dom(const PlugModel& model, const std::string& text) {
+  CAPTURE(text);
+  MiotPropertiesReader reader;
+  const std::optional<std::int64_t> id = read_reply(text, reader);
+  if (!id) return false;
+  const auto reply = parse_reply(text);
+  REQUIRE(reply);
+  CHECK(reply->id == id);
+  CHECK_FALSE(reply->error);
+  PlugReading full;
+  full.on = full.usb = full.led = true;
+  full.power = full.energy = full.voltage = full.current = full.temperature = 1.5;
+  for (const PlugReading& start : {PlugReading{}, full}) {
+    const auto decoded = decode_miot_properties(model, reply->result, start);
+    REQUIRE(decoded);
+    CHECK(merge_miot_values(model, reader.values(), start) == *decoded);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("get_properties answers read without a DOM give what the DOM gives, or are left to it") {
+  const PlugModel* plug = find_plug_model("chuangmi.plug.212a01");
+  REQUIRE(plug);
+  // docs/miio.md §6.7 vector 6, then the shapes firmware and forgers send.
+  const std::string vector6 =
+      R"({"id":1,"result":[{"did":"on","siid":2,"piid":1,"code":0,"value":true},)"
+      R"({"did":"power","siid":5,"piid":6,"code":0,"value":1500}],"exe_time":30})";
+  CHECK(read_like_the_dom(*plug, vector6));
+  MiotPropertiesReader reader;
+  REQUIRE(read_reply(vector6, reader) == 1);
+  REQUIRE(reader.values().size() == 2);
+  CHECK(merge_miot_values(*plug, reader.values(), {}).power == Approx(15.0));
+
+  const char* read[] = {
+      R"({"id":7,"result":[]})",
+      R"({"result":[{"siid":2,"piid":1,"value":false}],"id":9})",  // members in any order
+      R"({"id":7,"result":[{"siid":2,"piid":1,"code":-4001},{"siid":5,"piid":6,"code":0,"value":"lots"}]})",
+      R"({"id":7,"result":[{"siid":"5","piid":6,"value":100},{"siid":5.0,"piid":6,"value":100},7,null,"x",[1,[2]]]})",
+      R"({"id":7,"result":[{"siid":2,"piid":1,"value":true},{"siid":2,"piid":1,"value":"maybe"}]})",  // flag unset again
+      R"({"id":7,"result":[{"siid":2,"piid":1,"value":{"a":[true]}},{"siid":5,"piid":6,"value":[1500]}]})",
+      R"({"id":7,"result":[{"siid":2,"piid":1,"value":true,"value":false,"siid":9}]})",  // repeated members: the last
+      R"({"id":7,"result":[{"siid":2,"piid":1,"code":null,"value":true},{"siid":2,"piid":1,"code":0.0,"value":true}]})",
+      R"({"id":7,"result":[{"siid":5,"piid":6,"value":1e308},{"siid":5,"piid":3,"value":-0.0},{"siid":5,"piid":1,"value":18446744073709551615}]})",
+      R"({"id":7,"result":[{"siid":2,"piid":1,"value":"ON","did":{"x":[{"siid":5,"piid":6,"value":1}]}}]})",
+      R"({"id":18446744073709551,"extra":{"deep":[[[1]]]},"result":[{"siid":5,"piid":6,"value":-25}]})",
+  };
+  for (const char* text : read) CHECK(read_like_the_dom(*plug, text));
+
+  // Left to parse_reply: it answers them with an error, a repair, or no id to match.
+  const char* left[] = {
+      R"({"id":7,"error":{"code":-9999,"message":"user ack timeout"}})",
+      R"({"id":7,"result":[],"error":"x"})",
+      R"({"id":7,"result":{"code":0}})",  // not a list: the general way says so
+      R"({"id":7,"result":5})",
+      R"({"result":[]})",                 // no id
+      R"({"id":"7","result":[]})",
+      R"({"id":7.5,"result":[]})",
+      R"({"id":[7],"result":[]})",
+      R"({"id":9223372036854775808,"result":[]})",  // beyond a 64-bit signed id
+      R"({"id":7})",                                 // no result
+      R"({"id":7,"id":8,"result":[]})",              // repeated id
+      R"({"id":7,"result":[],"result":[]})",
+      R"([{"id":7,"result":[]}])",
+      R"({"id":7,"result":[{"siid":2,"piid":1,"value":00}]})",  // repaired by parse_reply
+      R"({"id":7,,"result":[]})",
+      R"({"id":7,"result":[]}garbage)",
+      "{\"id\":7,\"result\":[\"\xff\"]}",  // not UTF-8
+      "",
+  };
+  for (const char* text : left) {
+    CAPTURE(text);
+    CHECK_FALSE(read_reply(text, reader));
+  }
+  // Nesting: up to the cap inside another member is read, beyond it is left.
+  const std::string deep_ok = R"({"id":7,"x":)" + std::string(kMaxJsonDepth - 1, '[') +
+                              std::string(kMaxJsonDepth - 1, ']') + R"(,"result":[]})";
+  const std::string too_deep = R"({"id":7,"x":)" + std::string(kMaxJsonDepth, '[') +
+                               std::string(kMaxJsonDepth, ']') + R"(,"result":[]})";
+  CHECK(read_like_the_dom(*plug, deep_ok));
+  CHECK_FALSE(read_reply(too_deep, reader));
+  CHECK_FALSE(parse_reply(too_deep));
 }
 
 TEST_CASE("set_properties succeeds only when every entry has code 0") {
