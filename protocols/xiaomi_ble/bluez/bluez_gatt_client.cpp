@@ -428,9 +428,16 @@ void GattClient::read_objects(std::uint64_t id, std::function<void(GattClient&, 
            self->attempt_failed(id, error_of(*error));
            return;
          }
+         // Only the adapter and the request's device with what lies under it: BlueZ' other objects
+         // would be read for nothing (for_each_managed_object says what they cost).
+         const std::string& device_path = self->queue_.front().device_path;
          ObjectTree objects;
          try {
-           *reply >> objects;
+           bluez::for_each_managed_object(*reply, [&](const sdbus::ObjectPath& path, InterfaceMap& interfaces) {
+             if (path == self->adapter_path_ || path == device_path || under(path, device_path))
+               objects.emplace(path, std::move(interfaces));
+             return true;
+           });
          } catch (const sdbus::Error& e) {
            self->attempt_failed(id, make_error(GattErrorKind::failed, "unexpected GetManagedObjects reply: " + e.getMessage()));
            return;

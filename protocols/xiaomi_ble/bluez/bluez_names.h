@@ -24,7 +24,27 @@ inline constexpr const char* kBrokerPath = "/org/freedesktop/DBus";
 
 using PropertyMap = std::map<std::string, sdbus::Variant>;
 using InterfaceMap = std::map<std::string, PropertyMap>;
-using ObjectMap = std::map<sdbus::ObjectPath, InterfaceMap>;  // GetManagedObjects
+
+// A GetManagedObjects reply (a{oa{sa{sv}}}) read one object at a time, `visit(path, interfaces)`
+// returning false to stop. Read whole into one map, the reply of a BlueZ that knows many devices
+// keeps every property of every object alive at once as a variant, and each variant is an sd-bus
+// message of its own (about 800 bytes): 50 sensors and an adapter made a 0.93 MB peak at start, for
+// good in the resident peak. Throws sdbus::Error on a reply of another shape, as operator>> does.
+template <typename Visit>
+void for_each_managed_object(sdbus::Message& reply, Visit visit) {
+  static const std::string kEntry = "oa{sa{sv}}";
+  static const std::string kArray = "{" + kEntry + "}";
+  if (!reply.enterContainer(kArray)) return;
+  while (reply.enterDictEntry(kEntry)) {
+    sdbus::ObjectPath path;
+    InterfaceMap interfaces;
+    reply >> path >> interfaces;
+    reply.exitDictEntry();
+    if (!visit(path, interfaces)) return;
+  }
+  reply.clearFlags();
+  reply.exitContainer();
+}
 
 // The value of `key` when present and of type T; BlueZ versions and fakes differ (docs/ble.md §7.2 Bug 1).
 template <typename T>

@@ -24,7 +24,6 @@ using bluez::kProperties;
 constexpr std::size_t kMaxDevices = 4096;
 
 using bluez::InterfaceMap;
-using bluez::ObjectMap;
 using bluez::PropertyMap;
 
 std::string describe(const sdbus::Error& error) {
@@ -403,30 +402,33 @@ void AdvertScanner::read_objects() {
                self->call_failed("GetManagedObjects", *error, retry);
                return;
              }
-             ObjectMap objects;
+             // Devices as they come (their adverts are BlueZ' cached values), then the adapter, which
+             // may start discovery. Every callback may stop us: check after each.
+             std::optional<PropertyMap> adapter;
+             bool stopped = false;
              try {
-               *reply >> objects;
+               bluez::for_each_managed_object(*reply, [&](const sdbus::ObjectPath& path, InterfaceMap& interfaces) {
+                 if (path == self->adapter_path_) {
+                   if (const auto properties = interfaces.find(kAdapterInterface); properties != interfaces.end())
+                     adapter = std::move(properties->second);
+                   return true;
+                 }
+                 if (!self->is_our_device(path)) return true;
+                 const auto device = interfaces.find(kDeviceInterface);
+                 if (device == interfaces.end()) return true;
+                 self->on_device_properties(path, device->second, AdvertSource::cached);
+                 stopped = !self->started_ || self->epoch_ != epoch;
+                 return !stopped;
+               });
              } catch (const sdbus::Error& e) {
                ++self->counters_.malformed;
                self->call_failed("GetManagedObjects", e, retry);
                return;
              }
-             // Devices first (their adverts are BlueZ' cached values), then the adapter, which may
-             // start discovery. Every callback may stop us: check after each.
-             for (const auto& [path, interfaces] : objects) {
-               if (!self->is_our_device(path)) continue;
-               const auto device = interfaces.find(kDeviceInterface);
-               if (device == interfaces.end()) continue;
-               self->on_device_properties(path, device->second, AdvertSource::cached);
-               if (!self->started_ || self->epoch_ != epoch) return;
-             }
-             const auto adapter = objects.find(sdbus::ObjectPath(self->adapter_path_));
-             if (adapter != objects.end()) {
-               const auto properties = adapter->second.find(kAdapterInterface);
-               if (properties != adapter->second.end()) {
-                 self->adapter_found(properties->second);
-                 return;
-               }
+             if (stopped) return;
+             if (adapter) {
+               self->adapter_found(*adapter);
+               return;
              }
              self->set_status(ScanState::no_adapter,
                               "bluetoothd runs but has no adapter " + self->adapter_ + "; waiting for it");
