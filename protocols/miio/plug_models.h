@@ -123,7 +123,8 @@ class MiotPropertiesReader final : public ResultReader {
   bool number_integer(number_integer_t value) override { return scalar(value); }
   bool number_unsigned(number_unsigned_t value) override { return scalar(value); }
   bool number_float(number_float_t value, const string_t&) override { return scalar(value); }
-  bool string(string_t& value) override { return scalar(value); }
+  // A string makes a heap copy as a JSON value: only for a member that is read ("did" is not).
+  bool string(string_t& value) override { return depth_ == 2 && field_ == Field::other ? true : scalar(value); }
   bool start_object(std::size_t) override;
   bool key(string_t& name) override;
   bool end_object() override;

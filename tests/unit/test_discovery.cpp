@@ -510,4 +510,9 @@ TEST_CASE("topics: last_seen is ISO 8601 UTC with seconds and Z", "[topics]") {
   const sys_seconds t = sys_days{year{2026} / 11 / 22} + hours{10} + minutes{15} + seconds{3};
   CHECK(format_utc_iso8601(t) == "2026-11-22T10:15:03Z");
   CHECK(format_utc_iso8601(t + milliseconds{999}) == "2026-11-22T10:15:03Z");
+  // The text of the last second is kept: the next second, and an earlier one, are formatted anew.
+  CHECK(format_utc_iso8601(t + seconds{1}) == "2026-11-22T10:15:04Z");
+  CHECK(format_utc_iso8601(t - days{365}) == "2025-11-22T10:15:03Z");
+  CHECK(format_utc_iso8601(t) == "2026-11-22T10:15:03Z");
+  CHECK(format_utc_iso8601(sys_seconds{}) == "1970-01-01T00:00:00Z");  // second 0, the initial key
 }
