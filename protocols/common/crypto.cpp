@@ -374,6 +374,8 @@ std::optional<Bytes> aes128_ctr(ByteView key, ByteView iv, ByteView data) {
   return out;
 }
 
+void skip_system_config() { OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr); }
+
 bool rc4_available() { return rc4_algorithm() != nullptr; }
 
 std::optional<Bytes> rc4(ByteView key, ByteView data, std::size_t drop) {

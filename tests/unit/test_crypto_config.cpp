@@ -1,0 +1,61 @@
+// crypto::skip_system_config: a daemon without TLS does not read openssl.cnf (docs/build.md §9), and the
+// primitives the protocols use work without it. Each test case runs in a process of its own (ctest), so
+// OpenSSL is initialised here for the first time.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "protocols/common/bytes.h"
+#include "protocols/common/crypto.h"
+
+using namespace cloudless;
+
+namespace {
+
+// A configuration that activates only OpenSSL's "null" provider: read, it leaves EVP no cipher at all.
+constexpr const char* kConfigWithoutCiphers =
+    "openssl_conf = openssl_init\n"
+    "[openssl_init]\nproviders = provider_sect\n"
+    "[provider_sect]\nnull = null_sect\n"
+    "[null_sect]\nactivate = 1\n";
+
+// RFC 3610 packet vector #1: AES-128-CCM, 13-byte nonce, 8 bytes of AAD, 23 of payload, 8-byte tag.
+std::optional<Bytes> rfc3610_vector1() {
+  const Bytes key = *from_hex("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf");
+  const Bytes nonce = *from_hex("00000003020100a0a1a2a3a4a5");
+  const Bytes aad = *from_hex("0001020304050607");
+  const Bytes payload = *from_hex("08090a0b0c0d0e0f101112131415161718191a1b1c1d1e");
+  return crypto::aes128_ccm_encrypt(key, nonce, aad, payload, 8);
+}
+const Bytes kVector1Output = *from_hex("588c979a61c663d2f066d0c2c0f989806d5f6b61dac38417e8d12cfdf926e0");
+
+}  // namespace
+
+TEST_CASE("crypto: skip_system_config leaves openssl.cnf unread, and CCM works without it", "[common][crypto]") {
+  const auto path = std::filesystem::temp_directory_path() / ("cloudless-openssl-" + std::to_string(getpid()) + ".cnf");
+  std::ofstream(path) << kConfigWithoutCiphers;
+  REQUIRE(setenv("OPENSSL_CONF", path.c_str(), 1) == 0);
+
+  // The control: a process that reads this configuration has no CCM (so the check below can fail).
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(rfc3610_vector1().has_value() ? 1 : 0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+
+  crypto::skip_system_config();
+  const auto output = rfc3610_vector1();
+  REQUIRE(output.has_value());
+  CHECK(*output == kVector1Output);
+  crypto::skip_system_config();  // a second call is harmless
+  CHECK(rfc3610_vector1() == output);
+
+  unsetenv("OPENSSL_CONF");
+  std::filesystem::remove(path);
+}
