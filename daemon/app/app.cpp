@@ -68,8 +68,8 @@ int Daemon::run() {
   spdlog::info("cloudless {} starting: {} device(s), broker {}", CLOUDLESS_VERSION, config_.devices.size(),
                config_.mqtt.server);
   // openssl.cnf shapes TLS only: without mqtts:// nothing here needs it, and not reading it keeps 0.5 MB
-  // of libcrypto out of memory once BLE or Midea devices use EVP (docs/build.md §9). The broker cannot
-  // change without a restart, so this holds for the life of the process.
+  // of libcrypto out of memory once BLE sensors use EVP (MiBeacon's CCM; docs/build.md §9). The broker
+  // cannot change without a restart, so this holds for the life of the process.
   if (!MqttConnection::uses_tls(config_.mqtt.server)) crypto::skip_system_config();
   // Made (0750) before any device reads from it; a problem here costs only what devices learn.
   if (const std::string problem = ensure_state_dir(config_.state_dir); !problem.empty())

@@ -7,7 +7,7 @@ Covered: Home Assistant discovery and state of a configured encrypted LYWSD03MMC
 new counters); an unconfigured advertiser is never published; a wrong bindkey publishes nothing and
 logs why; bluetoothd restarting (mock owner gone and back) and the scan watchdog restarting discovery
 with adverts flowing again afterwards; no D-Bus at all without BLE devices, and BLE devices added and
-removed by SIGHUP.
+removed by SIGHUP; openssl.cnf left unread with a plain mqtt:// broker.
 
 Bounded: every wait has a deadline, the module takes well under a minute; every process started is
 stopped by a finalizer. Under ASan (CLOUDLESS_BIN pointing at an ASan build) each test also checks
@@ -352,4 +352,22 @@ def test_peer_vectors_end_to_end_trailing_bytes_cube_foreign_objects_and_event_o
     _, state = mqtt_client.wait_for_json(BASE + "/round_sensor", since=since)
     assert set(state) <= {"rssi", "last_seen"}, state
     assert not re.search(r"round_sensor: .*(failed decryption|rejected)", d.log_text())
+    assert_clean(d)
+
+
+def test_openssl_cnf_is_not_read_without_tls(fake, daemon, mqtt_client, tmp_path, monkeypatch):
+    """With a plain mqtt:// broker the daemon does not read openssl.cnf (docs/build.md §9): a
+    configuration that would leave OpenSSL no cipher at all (only the null provider) changes nothing,
+    and the encrypted advert still decrypts. Read, it would leave MiBeacon's CCM unavailable."""
+    cnf = tmp_path / "openssl.cnf"
+    cnf.write_text("openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+                   "[provider_sect]\nnull = null_sect\n[null_sect]\nactivate = 1\n")
+    monkeypatch.setenv("OPENSSL_CONF", str(cnf))  # only the daemon, started below, sees it
+    fake.add_device(V16_MAC, name="LYWSD03MMC")
+    d = daemon({"bedroom_sensor": sensor(V16_MAC, V16_KEY)}, ble={"adapter": "hci0"})
+    wait_scanning(d)
+    since = mqtt_client.mark()
+    fake.advertise(V16_MAC, V16, rssi=-70)
+    _, state = mqtt_client.wait_for_json(BASE + "/bedroom_sensor", since=since)
+    assert state["humidity"] == 46.7, state
     assert_clean(d)
