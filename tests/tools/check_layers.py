@@ -33,7 +33,7 @@ PACKAGES = {
     "CLI/": {"CLI11::CLI11"},
     "systemd/": {"PkgConfig::SYSTEMD"},
     "sdbus-c++/": {"SDBusCpp::sdbus-c++"},
-    "yaml-cpp/": {"yaml-cpp"},
+    "yaml-cpp/": {"yaml-cpp-static"},
     "catch2/": set(),  # tests only
 }
 CHECKED_ROOTS = ("protocols/", "config/", "daemon/")
