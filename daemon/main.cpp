@@ -1,6 +1,7 @@
 // cloudless: bridges smart-home devices to MQTT without their vendors' clouds. This file only parses
 // the command line (docs/contract.md "The binary") and hands over to daemon/cli.
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -24,9 +25,9 @@ void add_miio_target(CLI::App* command, cloudless::cli::MiioTarget& target) {
   command->add_option("--retries", target.retries, "extra attempts after a timeout")->capture_default_str();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Parses the command line into the command to run. The parser's tables (about 50 kB) are gone by
+// the time it runs: the daemon keeps running for months.
+std::function<int()> parse_command(int argc, char** argv) {
   using namespace cloudless::cli;
   CLI::App app{"cloudless: Xiaomi miIO, Midea and Xiaomi BLE devices on MQTT and Home Assistant, no cloud", "cloudless"};
   app.require_subcommand(1);
@@ -199,33 +200,40 @@ int main(int argc, char** argv) {
   keys->prefix_command();
   keys->set_help_flag();
 
-  if (const auto exit_code = parse_command_line(app, argc, argv, "cloudless")) return *exit_code;
+  if (const auto exit_code = parse_command_line(app, argc, argv, "cloudless")) {
+    return [code = *exit_code] { return code; };
+  }
 
-  if (*run) return run_daemon(config_path);
-  if (*check) return check_config(config_path);
-  if (*discover_command) return discover(discover_options);
-  if (*info) return miio_info(target);
-  if (*call) return miio_call(target, method, params);
-  if (*provision) return miio_provision(provision_options);
-  if (*midea_query_command) return midea_query(midea_options);
+  if (*run) return [=] { return run_daemon(config_path); };
+  if (*check) return [=] { return check_config(config_path); };
+  if (*discover_command) return [=] { return discover(discover_options); };
+  if (*info) return [=] { return miio_info(target); };
+  if (*call) return [=] { return miio_call(target, method, params); };
+  if (*provision) return [=] { return miio_provision(provision_options); };
+  if (*midea_query_command) return [=] { return midea_query(midea_options); };
   if (*ble_scan_command) {
     ble_scan_options.config_path = config_path;
     ble_scan_options.config_given = ble_scan_command->get_option("--config")->count() > 0;
-    return ble_scan(ble_scan_options);
+    return [=] { return ble_scan(ble_scan_options); };
   }
   if (*ble_bindkey_command) {
     ble_bindkey_options.config_path = config_path;
     ble_bindkey_options.config_given = ble_bindkey_command->get_option("--config")->count() > 0;
-    return ble_bindkey(ble_bindkey_options);
+    return [=] { return ble_bindkey(ble_bindkey_options); };
   }
   if (*ble_register_command || *ble_login_command) {
     ble_gatt_options.config_path = config_path;
     CLI::App* command = *ble_register_command ? ble_register_command : ble_login_command;
     ble_gatt_options.config_given = command->get_option("--config")->count() > 0;
-    return *ble_register_command ? ble_register(ble_gatt_options) : ble_login(ble_gatt_options);
+    if (*ble_register_command) return [=] { return ble_register(ble_gatt_options); };
+    return [=] { return ble_login(ble_gatt_options); };
   }
   // CLOUDLESS_KEYS_DIR: <libexecdir>/cloudless of the install prefix (daemon/CMakeLists.txt).
-  if (*keys) return run_keys_program(CLOUDLESS_KEYS_DIR, keys->remaining());
+  if (*keys) return [arguments = keys->remaining()] { return run_keys_program(CLOUDLESS_KEYS_DIR, arguments); };
   std::fprintf(stderr, "cloudless: no command given\n\n%s", app.help().c_str());
-  return kExitUsage;
+  return [] { return kExitUsage; };
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return parse_command(argc, argv)(); }

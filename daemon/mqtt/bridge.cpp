@@ -53,7 +53,6 @@ struct Bridge::Impl {
     std::string topic;
     std::string payload;
   };
-  using CachedDiscovery = TopicPayload;
   struct DumpedState {
     std::uint64_t revision = 0;  // model::Device::state_revision() of `text`; 0 is never one
     std::string text;
@@ -120,7 +119,6 @@ struct Bridge::Impl {
     coalesce_timer.cancel();
     republish_pending = false;
     last_republish = std::chrono::steady_clock::now();
-    if (std::exchange(rebuild_requested, false)) refresh_all_discovery();
     subscribe_all();
     if (topics.discovery_enabled()) start_stale_cleanup();
     publish(topics.bridge_state(), "online", true);
@@ -239,29 +237,27 @@ struct Bridge::Impl {
     batched_states.clear();
   }
 
-  // Rebuilds the device's discovery config into the cache; the cached entry, or null while the
-  // device has no stable id yet.
-  const CachedDiscovery* refresh_discovery(const model::Device& device) {
-    if (!topics.discovery_enabled()) return nullptr;
+  // The device's discovery config, built afresh, or nullopt while the device has no stable id yet.
+  // Built on each use rather than kept: uses are rare (a description change, a republish), and 50
+  // plugs' configs would hold 125 kB for good.
+  std::optional<TopicPayload> discovery_of(const model::Device& device, const std::vector<model::Entity>& entities) {
+    auto message = ha::device_discovery(discovery_context, device.id(), device.info(), entities);
+    if (!message) return std::nullopt;
+    return TopicPayload{message->topic, dump_json(message->payload)};
+  }
+
+  // Publishes the device's discovery config after a change of its description.
+  void update_discovery(const model::Device& device) {
+    if (!topics.discovery_enabled()) return;
     const std::vector<model::Entity> entities = device.entities();
     if (const auto problem = model::validate_entities(entities)) {
       spdlog::error("{}: entity declaration: {}", device.id(), *problem);
     }
-    auto message = ha::device_discovery(discovery_context, device.id(), device.info(), entities);
-    if (!message) {
+    if (const auto discovery = discovery_of(device, entities)) {
+      publish(discovery->topic, discovery->payload, true);
+    } else {
       spdlog::debug("{}: no stable id yet, Home Assistant discovery deferred", device.id());
-      return nullptr;
     }
-    return &(discovery_cache[device.id()] = {message->topic, dump_json(message->payload)});
-  }
-
-  void refresh_all_discovery() {
-    for (const auto& [id, device] : devices) refresh_discovery(*device);
-  }
-
-  // Rebuilds the device's discovery config into the cache and publishes it.
-  void update_discovery(const model::Device& device) {
-    if (const CachedDiscovery* cached = refresh_discovery(device)) publish(cached->topic, cached->payload, true);
   }
 
   void publish_all_discovery() {
@@ -269,7 +265,11 @@ struct Bridge::Impl {
     if (auto bridge = ha::bridge_discovery(discovery_context)) {
       publish(bridge->topic, dump_json(bridge->payload), bridge->retain);
     }
-    for (const auto& [id, cached] : discovery_cache) publish(cached.topic, cached.payload, true);
+    for (const auto& [id, device] : devices) {
+      if (const auto discovery = discovery_of(*device, device->entities())) {
+        publish(discovery->topic, discovery->payload, true);
+      }
+    }
   }
 
   void republish_states_now() {
@@ -305,8 +305,7 @@ struct Bridge::Impl {
   // Serves an ask for everything again (HA online, republish_discovery): now, or once when
   // kRepublishMinInterval has passed since the last republish. Never more than one is pending, and
   // no ask is lost: a pending republish serves every ask that came before it.
-  void request_republish(bool rebuild_discovery) {
-    rebuild_requested = rebuild_requested || rebuild_discovery;
+  void request_republish() {
     if (republish_pending) return;
     const auto now = std::chrono::steady_clock::now();
     if (!last_republish || now - *last_republish >= kRepublishMinInterval) {
@@ -325,7 +324,6 @@ struct Bridge::Impl {
 
   void republish_coalesced() {
     last_republish = std::chrono::steady_clock::now();
-    if (std::exchange(rebuild_requested, false)) refresh_all_discovery();
     republish_everything();
   }
 
@@ -381,7 +379,7 @@ struct Bridge::Impl {
         // A retained birth arrives on every subscribe; (re)connect republishes anyway.
         if (message.retained || message.payload != "online") return;
         spdlog::info("mqtt: Home Assistant is online; republishing discovery and states");
-        request_republish(false);
+        request_republish();
         return;
       default:
         break;
@@ -451,7 +449,7 @@ struct Bridge::Impl {
       if (request == "health_check") {
         response["data"] = health();
       } else if (request == "republish_discovery") {
-        request_republish(true);
+        request_republish();
       } else if (request == "devices") {
         response["data"] = devices_array();
       } else {
@@ -491,7 +489,6 @@ struct Bridge::Impl {
 
   void remove_device(const std::string& id, bool clear_discovery) {
     const bool known = devices.erase(id) > 0;
-    discovery_cache.erase(id);
     dumped_states.erase(id);
     if (clear_discovery) {
       if (topics.discovery_enabled()) publish(topics.discovery_config(id), "", true);
@@ -507,7 +504,6 @@ struct Bridge::Impl {
   ha::DiscoveryContext discovery_context;
   std::unique_ptr<MqttConnection> connection;
   std::map<std::string, model::Device*> devices;  // by id, so bridge/devices is sorted
-  std::map<std::string, CachedDiscovery> discovery_cache;
   std::map<std::string, DumpedState> dumped_states;  // by device id (state_text_of)
   BridgeStats stats;
   std::uint64_t connects = 0;
@@ -517,7 +513,6 @@ struct Bridge::Impl {
   boost::asio::steady_timer republish_timer;
   boost::asio::steady_timer coalesce_timer;  // a republish waiting for kRepublishMinInterval
   bool republish_pending = false;
-  bool rebuild_requested = false;
   std::optional<std::chrono::steady_clock::time_point> last_republish;
   boost::asio::steady_timer cleanup_timer;
   boost::asio::steady_timer state_batch_timer;  // kStateBatchWindow after the first queued state

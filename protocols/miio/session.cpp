@@ -1,5 +1,6 @@
 #include "protocols/miio/session.h"
 
+#include <memory>
 #include <random>
 #include <span>
 #include <vector>
@@ -15,10 +16,12 @@ namespace {
 constexpr std::int64_t kRetryIdStep = 100;  // python-miio and node miio jump ahead on a retry
 constexpr std::chrono::milliseconds kFirstBusyPause{250};
 // One buffer for the datagrams of every session of the thread: each is handled before the next
-// read, and nothing keeps a view into it. The largest UDP payload fits.
+// read, and nothing keeps a view into it. The largest UDP payload fits. Left uninitialised: only
+// the pages a datagram reaches become resident (replies are 100 bytes to a few kB).
 std::span<std::uint8_t> shared_receive_buffer() {
-  thread_local std::vector<std::uint8_t> buffer(65536);
-  return buffer;
+  constexpr std::size_t kLargestDatagram = 65536;
+  thread_local const auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kLargestDatagram);
+  return {buffer.get(), kLargestDatagram};
 }
 
 // -9999 "user ack timeout" and -30001 come and go on working devices (docs/miio.md §2.5, §2.7): asked

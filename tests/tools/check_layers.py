@@ -28,8 +28,8 @@ PACKAGES = {
     "nlohmann/": {"nlohmann_json::nlohmann_json"},
     "mqtt/": {"PahoMqttCpp::paho-mqttpp3"},
     "MQTTAsync.h": {"PahoMqttCpp::paho-mqttpp3"},
-    "spdlog/": {"spdlog::spdlog_header_only"},
-    "fmt/": {"spdlog::spdlog_header_only"},
+    "spdlog/": {"cloudless_log"},  # spdlog and fmt, compiled in the log layer
+    "fmt/": {"cloudless_log"},
     "CLI/": {"CLI11::CLI11"},
     "systemd/": {"PkgConfig::SYSTEMD"},
     "sdbus-c++/": {"SDBusCpp::sdbus-c++"},
