@@ -3,7 +3,6 @@
 #include <memory>
 #include <random>
 #include <span>
-#include <vector>
 
 #include <boost/asio/ip/address.hpp>
 
