@@ -2,7 +2,6 @@
 
 #include <memory>
 #include <random>
-#include <span>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -14,15 +13,6 @@ using udp = asio::ip::udp;
 namespace {
 constexpr std::int64_t kRetryIdStep = 100;  // python-miio and node miio jump ahead on a retry
 constexpr std::chrono::milliseconds kFirstBusyPause{250};
-// One buffer for the datagrams of every session of the thread: each is handled before the next
-// read, and nothing keeps a view into it. The largest UDP payload fits. Left uninitialised: only
-// the pages a datagram reaches become resident (replies are 100 bytes to a few kB).
-std::span<std::uint8_t> shared_receive_buffer() {
-  constexpr std::size_t kLargestDatagram = 65536;
-  thread_local const auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kLargestDatagram);
-  return {buffer.get(), kLargestDatagram};
-}
-
 // -9999 "user ack timeout" and -30001 come and go on working devices (docs/miio.md §2.5, §2.7): asked
 // again at once.
 bool is_transient(const RpcError& error) {
@@ -54,7 +44,7 @@ std::shared_ptr<Session> Session::create(asio::io_context& io, SessionOptions op
 }
 
 Session::Session(asio::io_context& io, SessionOptions options)
-    : io_(io), options_(std::move(options)), keys_(options_.token), socket_(io), resolver_(io), deadline_(io) {
+    : io_(io), options_(std::move(options)), keys_(options_.token), resolver_(io), deadline_(io) {
   if (options_.last_id && *options_.last_id >= 1 && *options_.last_id <= kMaxMessageId) {
     id_ = *options_.last_id;
     return;
@@ -65,7 +55,9 @@ Session::Session(asio::io_context& io, SessionOptions options)
   id_ = std::uniform_int_distribution<std::int64_t>(1, 5000)(seed);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  if (socket_ && device_endpoint_) socket_->detach(*device_endpoint_, this);
+}
 
 void Session::call(std::string method, const nlohmann::json& params, Callback done,
                    std::optional<Clock::time_point> expires_at) {
@@ -98,10 +90,9 @@ void Session::enqueue(Pending call) {
 void Session::stop() {
   if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
   deadline_.cancel();
   resolver_.cancel();
-  socket_.close(ignored);
+  if (socket_ && device_endpoint_) socket_->detach(*device_endpoint_, this);
   queue_.clear();
   in_flight_.reset();
 }
@@ -145,49 +136,30 @@ void Session::on_resolved(const boost::system::error_code& error, udp::resolver:
     return;
   }
   device_endpoint_ = results.begin()->endpoint();
-  boost::system::error_code open_error;
-  if (!socket_.is_open()) {
-    socket_.open(udp::v4(), open_error);
-    // Reads and sends on it must never wait: receive_one() reads only once it is readable, send() drops
-    // what the socket cannot take at once.
-    if (!open_error) socket_.non_blocking(true, open_error);
-    if (open_error) {
-      finish({CallFailure::network, {}, std::nullopt, "cannot open UDP socket: " + open_error.message()});
-      return;
-    }
-  }
-  start_receive();
+  if (!attach_socket()) return;
   start_attempt();
 }
 
-void Session::start_receive() {
-  if (receiving_ || stopped_) return;
-  receiving_ = true;
-  socket_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& e) {
-    self->receiving_ = false;
-    if (self->stopped_ || e == asio::error::operation_aborted) return;
-    self->receive_one();
-  });
-}
-
-// One datagram per wake-up: the wait completes whenever the socket is readable, so datagrams still
-// queued behind this one wake the session again at once.
-void Session::receive_one() {
-  const std::span<std::uint8_t> buffer = shared_receive_buffer();
+// The shared socket, or one of our own when another session already talks to this device.
+bool Session::attach_socket() {
   boost::system::error_code error;
-  udp::endpoint sender;
-  const std::size_t size = socket_.receive_from(asio::buffer(buffer.data(), buffer.size()), sender, 0, error);
-  // ICMP port unreachable surfaces as connection_refused on Linux: the device is not listening. Keep
-  // receiving either way; the deadline decides.
-  if (!error) on_datagram(ByteView(buffer.data(), size), sender);
-  start_receive();  // after stop() (a callback may call it): nothing
+  socket_ = SharedSocket::of(io_);
+  if (!socket_->attach(*device_endpoint_, shared_from_this(), error) && !error) {
+    socket_ = SharedSocket::create(io_);
+    socket_->attach(*device_endpoint_, shared_from_this(), error);
+  }
+  if (error) {
+    socket_.reset();
+    device_endpoint_.reset();  // the next call tries again
+    finish({CallFailure::network, {}, std::nullopt, "cannot open UDP socket: " + error.message()});
+    return false;
+  }
+  return true;
 }
 
-void Session::on_datagram(ByteView datagram, const udp::endpoint& sender) {
-  if (!device_endpoint_ || sender != *device_endpoint_) {
-    ++counters_.stray;  // someone else on the network: not our device's address and port
-    return;
-  }
+// Only datagrams from our device's address and port come here (the socket sorts them by sender).
+void Session::on_datagram(ByteView datagram) {
+  if (stopped_) return;
   if (datagram.size() == kHeaderSize)
     handle_hello(datagram);
   else
@@ -223,12 +195,16 @@ void Session::send_request(std::int64_t id_step) {
   send(encode_message(keys_, *device_id_, outgoing_stamp(), as_bytes(text)));
 }
 
-// Sent at once: the socket never blocks (see on_resolved), and a UDP send either goes out whole or
-// fails, so an asynchronous send would only add a completion to run. A failed send (a full socket
-// buffer included) is a lost datagram like any other: the deadline retries it.
+// Sent at once: the socket never blocks, and a UDP send either goes out whole or fails, so an
+// asynchronous send would only add a completion to run. A failed send (a full socket buffer included)
+// is a lost datagram like any other: the deadline retries it.
 void Session::send(ByteView datagram) {
-  boost::system::error_code ignored;
-  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), *device_endpoint_, 0, ignored);
+  expect_reply(true);
+  socket_->send_to(datagram, *device_endpoint_);
+}
+
+void Session::expect_reply(bool expecting) {
+  if (socket_ && device_endpoint_) socket_->expect_reply(*device_endpoint_, this, expecting);
 }
 
 void Session::arm_deadline(std::chrono::milliseconds after) {
@@ -352,6 +328,7 @@ void Session::start_busy_backoff() {
   ++busy_replies_;
   const int doublings = std::min(busy_replies_ - 1, 4);
   phase_ = Phase::backoff;
+  expect_reply(false);
   arm_deadline(std::min<std::chrono::milliseconds>(kFirstBusyPause * (1 << doublings), options_.timeout));
 }
 
@@ -366,6 +343,7 @@ void Session::finish(CallResult result) {
   result.attempts = attempt_started_ ? attempt_ + 1 : 0;
   deadline_.cancel();
   phase_ = Phase::idle;
+  expect_reply(false);
   std::optional<Pending> done = std::move(in_flight_);
   in_flight_.reset();
   if (done && done->done) done->done(result);

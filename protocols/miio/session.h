@@ -12,9 +12,9 @@
 // checksum under our token is remembered, so a timeout can say "wrong token" instead of "no answer".
 // The receive is re-armed on every path: one bad datagram never stops the session.
 //
-// Receiving: the session waits for its socket to become readable, then reads one datagram into a
-// buffer shared by all sessions of the thread (any size UDP carries). A pending async_receive_from
-// would hold a buffer per session (4 KiB each: 200 KiB with 50 plugs), for the same system calls.
+// Sockets: the sessions on an io_context share one UDP socket (shared_socket.h), which hands each
+// session the datagrams from its device's address and port. A session whose device another session
+// already talks to gets a socket of its own.
 //
 // Devices drop a request whose id is not above the last one they handled, and remember that id
 // across our restarts. So the session resumes after `last_id` and reports every id it is about to
@@ -36,6 +36,7 @@
 
 #include "protocols/miio/packet.h"
 #include "protocols/miio/rpc.h"
+#include "protocols/miio/shared_socket.h"
 
 namespace cloudless::miio {
 
@@ -95,10 +96,10 @@ struct SessionCounters {
   std::uint64_t timeouts = 0;
   std::uint64_t bad_checksum = 0;
   std::uint64_t malformed = 0;
-  std::uint64_t stray = 0;  // well-formed but not for the request in flight
+  std::uint64_t stray = 0;  // from our device, well-formed, but not for the request in flight
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public std::enable_shared_from_this<Session>, public DatagramReceiver {
  public:
   using Callback = std::function<void(const CallResult&)>;
 
@@ -140,13 +141,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_next();
   void start_resolve();
   void on_resolved(const boost::system::error_code& error, boost::asio::ip::udp::resolver::results_type results);
-  void start_receive();
-  void receive_one();
-  void on_datagram(ByteView datagram, const boost::asio::ip::udp::endpoint& sender);
+  bool attach_socket();
+  void on_datagram(ByteView datagram) override;
   void start_attempt();
   void send_hello();
   void send_request(std::int64_t id_step);
   void send(ByteView datagram);
+  void expect_reply(bool expecting);
   void arm_deadline(std::chrono::milliseconds after);
   void on_deadline(const boost::system::error_code& error);
   void handle_hello(ByteView datagram);
@@ -162,11 +163,10 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::io_context& io_;
   SessionOptions options_;
   PacketKeys keys_;  // from options_.token, derived once
-  boost::asio::ip::udp::socket socket_;
+  std::shared_ptr<SharedSocket> socket_;  // set once the device's address is known
   boost::asio::ip::udp::resolver resolver_;
   boost::asio::steady_timer deadline_;
   std::optional<boost::asio::ip::udp::endpoint> device_endpoint_;
-  bool receiving_ = false;
   bool resolving_ = false;
   bool stopped_ = false;
 
