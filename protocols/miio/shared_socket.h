@@ -49,7 +49,7 @@ class SharedSocket : public std::enable_shared_from_this<SharedSocket> {
  public:
   using udp = boost::asio::ip::udp;
   // The pause between drains while answers keep coming.
-  static constexpr std::chrono::microseconds kDefaultCoalesce{2000};
+  static constexpr std::chrono::microseconds kDefaultCoalesce{5000};
   static constexpr int kMaxPerDrain = 64;
 
   // The socket the sessions on `io` share: made on first use, gone when no session holds it.
