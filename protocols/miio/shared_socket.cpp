@@ -134,14 +134,31 @@ void SharedSocket::send_to(ByteView datagram, const udp::endpoint& peer) {
 
 void SharedSocket::wait_readable() {
   if (waiting_ || receivers_.empty() || socket_ < 0) return;
-  if (!watch(true)) return;
+  // Should the kernel refuse to watch the socket (out of memory), look again after a pause rather
+  // than never read it again.
+  if (!watch(true)) {
+    read_after(coalesce_.count() > 0 ? coalesce_ : kDefaultCoalesce);
+    return;
+  }
   waiting_ = true;
   readiness_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                     [self = shared_from_this(), generation = generation_](const boost::system::error_code& error) {
-                       if (generation != self->generation_ || error == asio::error::operation_aborted) return;
-                       self->waiting_ = false;
-                       self->drain();
-                     });
+                        [self = shared_from_this(), generation = generation_](const boost::system::error_code& error) {
+                          if (generation != self->generation_ || error == asio::error::operation_aborted) return;
+                          self->waiting_ = false;
+                          self->drain();
+                        });
+}
+
+// The next drain after `delay`, without being woken by datagrams in the meantime.
+void SharedSocket::read_after(std::chrono::microseconds delay) {
+  watch(false);
+  waiting_ = true;
+  pause_.expires_after(delay);
+  pause_.async_wait([self = shared_from_this(), generation = generation_](const boost::system::error_code& error) {
+    if (generation != self->generation_ || error == asio::error::operation_aborted) return;
+    self->waiting_ = false;
+    self->drain();
+  });
 }
 
 void SharedSocket::drain() {
@@ -164,7 +181,8 @@ void SharedSocket::drain() {
       continue;
     }
     // Held for the call: the receiver's callbacks may drop the last other reference to it.
-    if (const auto receiver = found->second.receiver.lock()) receiver->on_datagram(ByteView(buffer.data(), static_cast<std::size_t>(size)));
+    if (const auto receiver = found->second.receiver.lock())
+      receiver->on_datagram(ByteView(buffer.data(), static_cast<std::size_t>(size)));
   }
   if (generation != generation_ || waiting_ || receivers_.empty()) return;
   if (datagrams == 0 || expecting_ == 0 || coalesce_.count() == 0) {
@@ -172,14 +190,7 @@ void SharedSocket::drain() {
     return;
   }
   // Answers are arriving: read the next ones together, a little later, and not be woken for each.
-  watch(false);
-  waiting_ = true;
-  pause_.expires_after(datagrams == kMaxPerDrain ? std::chrono::microseconds(0) : coalesce_);
-  pause_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& error) {
-    if (generation != self->generation_ || error == asio::error::operation_aborted) return;
-    self->waiting_ = false;
-    self->drain();
-  });
+  read_after(datagrams == kMaxPerDrain ? std::chrono::microseconds(0) : coalesce_);
 }
 
 }  // namespace cloudless::miio

@@ -87,6 +87,7 @@ class SharedSocket : public std::enable_shared_from_this<SharedSocket> {
   void drain();
   void go_idle();
   bool watch(bool on);
+  void read_after(std::chrono::microseconds delay);
 
   // The UDP socket itself, a plain descriptor: an Asio socket would sit in the event loop's epoll
   // set for good, and every datagram would wake the loop, pause or not.

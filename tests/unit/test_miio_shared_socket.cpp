@@ -19,7 +19,9 @@ namespace {
 class EchoPeer {
  public:
   EchoPeer(asio::io_context& io, std::string prefix, int echoes = 1)
-      : socket_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), prefix_(std::move(prefix)), echoes_(echoes) {
+      : socket_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        prefix_(std::move(prefix)),
+        echoes_(echoes) {
     receive();
   }
   udp::endpoint endpoint() const { return socket_.local_endpoint(); }
