@@ -1,8 +1,8 @@
-// OpenSSL wrappers; no primitive is written by hand. The hashes and the block-cipher modes a poll
-// runs (MD5, SHA-256, AES ECB/CBC/CTR) use OpenSSL's low-level functions, the rest (CCM,
-// RC4) EVP. Why (docs/build.md §9): the first EVP call loads OpenSSL's configuration and provider
-// tables, 2.2 MB resident for the rest of the process, and every EVP init looks the algorithm up
-// again; the low-level functions are the same OpenSSL code without that machinery (+68 kB).
+// OpenSSL wrappers; no primitive is written by hand. The hashes and the block-cipher modes a poll or
+// an advert runs (MD5, SHA-256, AES ECB/CBC/CTR/CCM) use OpenSSL's low-level functions, the rest
+// (SHA-1, HMAC, RC4) EVP. Why (docs/build.md §9): the first EVP call loads OpenSSL's configuration and
+// provider tables, 1.6-2.2 MB resident for the rest of the process, and every EVP init looks the
+// algorithm up again; the low-level functions are the same OpenSSL code without that machinery.
 // OpenSSL 3 marks them deprecated for new designs; they remain part of its API and ABI.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "protocols/common/crypto.h"
@@ -35,13 +35,6 @@ constexpr std::size_t kAesBlock = 16;
 constexpr std::size_t kAes128KeySize = 16;
 constexpr std::size_t kAes256KeySize = 32;
 
-// OpenSSL 3 looks an algorithm up in its provider on every EVP_aes_128_ccm() init: fetch each
-// once, and reuse one context per thread.
-const EVP_CIPHER* aes128_ccm_algorithm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CCM", nullptr);
-  return cipher;
-}
-
 // RC4 from the legacy provider, loaded into a library context of its own: loading "legacy" into the
 // default context would stop OpenSSL from loading "default" there implicitly (docs/build.md §8),
 // and nothing else should change behaviour because the bind-key tool ran. Fetched once; never freed
@@ -62,13 +55,7 @@ const EVP_CIPHER* rc4_algorithm() {
   return cipher;
 }
 
-// CCM and RC4 get contexts of their own: CCM keeps its IV/tag lengths and RC4 its key length in
-// the context.
-EVP_CIPHER_CTX* aead_cipher_context() {
-  thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
-  return ctx.get();
-}
-
+// RC4 keeps its key length in the context, so it gets one of its own per thread.
 EVP_CIPHER_CTX* rc4_cipher_context() {
   thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
   return ctx.get();
@@ -79,6 +66,60 @@ bool valid_ccm_parameters(ByteView key, ByteView nonce, std::size_t tag_length) 
   return key.size() == kAes128KeySize && nonce.size() >= 7 && nonce.size() <= 13 && tag_length >= 4 &&
          tag_length <= 16 && tag_length % 2 == 0;
 }
+
+// AES-128-CCM through OpenSSL's mode functions (CRYPTO_ccm128_*, <openssl/modes.h>) over the low-level
+// AES block function: the same code EVP's CCM runs, without loading EVP (1.6 MB resident,
+// docs/build.md §9). OpenSSL keeps the context's layout private and lets the caller provide its memory:
+// in OpenSSL 3 it is two 16-byte blocks, a block counter and two pointers (56 bytes on 64-bit systems,
+// 48 on 32-bit ones). It gets twice that here, and the bytes past the first 64 carry a pattern that is
+// checked after each use, so a future OpenSSL with a larger context fails closed instead of silently.
+class Ccm {
+ public:
+  // The caller has checked the parameters (valid_ccm_parameters).
+  Ccm(ByteView key, ByteView nonce, ByteView aad, std::size_t message_length, std::size_t tag_length)
+      : tag_length_(tag_length) {
+    std::fill(std::begin(storage_.bytes) + kUsed, std::end(storage_.bytes), kGuard);
+    ok_ = AES_set_encrypt_key(key.data(), 128, &schedule_) == 0;
+    if (!ok_) return;
+    // M = the tag length, L = the size of the length field (15 - nonce length), both in bytes.
+    CRYPTO_ccm128_init(context(), static_cast<unsigned>(tag_length), static_cast<unsigned>(15 - nonce.size()),
+                       &schedule_, reinterpret_cast<block128_f>(AES_encrypt));
+    ok_ = CRYPTO_ccm128_setiv(context(), nonce.data(), nonce.size(), message_length) == 0;
+    if (ok_) CRYPTO_ccm128_aad(context(), aad.data(), aad.size());  // nothing for an empty aad
+  }
+  ~Ccm() {
+    OPENSSL_cleanse(&schedule_, sizeof schedule_);
+    OPENSSL_cleanse(storage_.bytes, sizeof storage_.bytes);
+  }
+  Ccm(const Ccm&) = delete;
+  Ccm& operator=(const Ccm&) = delete;
+
+  // Encrypts or decrypts `in` (the whole message) into `out` (as long) and writes the tag; false on
+  // an OpenSSL refusal (e.g. a length that does not fit L bytes).
+  bool run(bool encrypt, ByteView in, std::uint8_t* out, std::uint8_t* tag) {
+    if (!ok_) return false;
+    // Called for an empty message too: this call also runs the MAC's first block and the tag's mask.
+    const int result = encrypt ? CRYPTO_ccm128_encrypt(context(), in.data(), out, in.size())
+                               : CRYPTO_ccm128_decrypt(context(), in.data(), out, in.size());
+    if (result != 0) return false;
+    if (CRYPTO_ccm128_tag(context(), tag, tag_length_) != tag_length_) return false;
+    return std::all_of(std::begin(storage_.bytes) + kUsed, std::end(storage_.bytes),
+                       [](std::uint8_t byte) { return byte == kGuard; });
+  }
+
+ private:
+  static constexpr std::size_t kUsed = 64;
+  static constexpr std::uint8_t kGuard = 0xA5;
+  struct alignas(16) Storage {
+    std::uint8_t bytes[2 * kUsed];
+  };
+  CCM128_CONTEXT* context() { return reinterpret_cast<CCM128_CONTEXT*>(storage_.bytes); }
+
+  Storage storage_{};
+  AES_KEY schedule_{};
+  std::size_t tag_length_;
+  bool ok_ = false;
+};
 
 // EVP never reads a zero-length buffer, but it tells "no data" from "empty data" by the pointer
 // (a null input means "set the length" or "finish"), and an empty std::vector may hand out nullptr.
@@ -284,73 +325,22 @@ std::optional<Bytes> aes128_cbc_decrypt(ByteView key, ByteView iv, ByteView ciph
 std::optional<Bytes> aes128_ccm_encrypt(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext,
                                         std::size_t tag_length) {
   if (!valid_ccm_parameters(key, nonce, tag_length)) return std::nullopt;
-  if (plaintext.size() > static_cast<std::size_t>(INT_MAX) - 16 || aad.size() > static_cast<std::size_t>(INT_MAX)) {
-    return std::nullopt;
-  }
-  EVP_CIPHER_CTX* ctx = aead_cipher_context();
-  const EVP_CIPHER* cipher = aes128_ccm_algorithm();
-  if (!ctx || !cipher) return std::nullopt;
-  // CCM order (OpenSSL's documented sequence): lengths before the key, the total plaintext length
-  // before any AAD, the AAD in one call, then the data in one call.
-  if (EVP_EncryptInit_ex(ctx, cipher, nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_length), nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx, nullptr, nullptr, key.data(), nonce.data()) != 1) {
-    return std::nullopt;
-  }
-  int written = 0;
-  if (EVP_EncryptUpdate(ctx, nullptr, &written, nullptr, static_cast<int>(plaintext.size())) != 1) {
-    return std::nullopt;
-  }
-  if (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &written, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return std::nullopt;
-  }
+  Ccm ccm(key, nonce, aad, plaintext.size(), tag_length);
   Bytes out(plaintext.size() + tag_length);
-  if (EVP_EncryptUpdate(ctx, out.data(), &written, non_null(plaintext), static_cast<int>(plaintext.size())) != 1 ||
-      static_cast<std::size_t>(written) != plaintext.size()) {
-    return std::nullopt;
-  }
-  int final_written = 0;
-  if (EVP_EncryptFinal_ex(ctx, out.data() + written, &final_written) != 1 || final_written != 0) return std::nullopt;
-  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_length), out.data() + plaintext.size()) !=
-      1) {
-    return std::nullopt;
-  }
+  if (!ccm.run(true, plaintext, out.data(), out.data() + plaintext.size())) return std::nullopt;
   return out;
 }
 
 std::optional<Bytes> aes128_ccm_decrypt(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext,
                                         ByteView tag) {
   if (!valid_ccm_parameters(key, nonce, tag.size())) return std::nullopt;
-  if (ciphertext.size() > static_cast<std::size_t>(INT_MAX) || aad.size() > static_cast<std::size_t>(INT_MAX)) {
-    return std::nullopt;
-  }
-  EVP_CIPHER_CTX* ctx = aead_cipher_context();
-  const EVP_CIPHER* cipher = aes128_ccm_algorithm();
-  if (!ctx || !cipher) return std::nullopt;
-  // The expected tag goes in before the key; EVP_CTRL_AEAD_SET_TAG copies it.
-  Bytes expected(tag.begin(), tag.end());
-  if (EVP_DecryptInit_ex(ctx, cipher, nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(expected.size()), expected.data()) != 1 ||
-      EVP_DecryptInit_ex(ctx, nullptr, nullptr, key.data(), nonce.data()) != 1) {
-    return std::nullopt;
-  }
-  int written = 0;
-  if (EVP_DecryptUpdate(ctx, nullptr, &written, nullptr, static_cast<int>(ciphertext.size())) != 1) {
-    return std::nullopt;
-  }
-  if (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &written, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return std::nullopt;
-  }
+  Ccm ccm(key, nonce, aad, ciphertext.size(), tag.size());
   Bytes out(ciphertext.size());
-  // CCM checks the tag inside this call (there is no DecryptFinal step for CCM): ≤ 0 is a mismatch,
-  // and OpenSSL has wiped `out` by then. Wipe it ourselves too, so no unauthenticated byte escapes.
-  if (EVP_DecryptUpdate(ctx, non_null(out), &written, non_null(ciphertext), static_cast<int>(ciphertext.size())) <=
-          0 ||
-      static_cast<std::size_t>(written) != ciphertext.size()) {
+  std::array<std::uint8_t, kAesBlock> computed{};
+  // The tag is checked without an early exit, and on a mismatch no unauthenticated byte escapes.
+  if (!ccm.run(false, ciphertext, out.data(), computed.data()) ||
+      CRYPTO_memcmp(computed.data(), tag.data(), tag.size()) != 0) {
     OPENSSL_cleanse(out.data(), out.size());
-    ERR_clear_error();
     return std::nullopt;
   }
   return out;

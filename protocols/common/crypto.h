@@ -1,5 +1,5 @@
-// Thin wrappers over OpenSSL 3 EVP for the primitives the device protocols use. Never hand-written
-// crypto: each function is one EVP call sequence. All return nullopt on any OpenSSL failure.
+// Thin wrappers over OpenSSL 3 for the primitives the device protocols use. Never hand-written
+// crypto: each function is one OpenSSL call sequence. All return nullopt on any OpenSSL failure.
 #pragma once
 
 #include <array>

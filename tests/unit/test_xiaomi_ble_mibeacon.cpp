@@ -269,6 +269,10 @@ TEST_CASE("crypto: AES-128-CCM edge cases and parameter checks", "[crypto][xiaom
   // The legacy MiBeacon sizes (nonce 13, tag 16) and the v4/v5 ones (12, 4) both work.
   CHECK(crypto::aes128_ccm_encrypt(key, hex("000102030405060708090a0b0c"), hex("11"), hex("0102"), 16));
   CHECK(crypto::aes128_ccm_encrypt(key, hex("000102030405060708090a0b"), hex("11"), hex("0102"), 4));
+  // A 13-byte nonce leaves a 2-byte length field: 65,535 bytes fit, 65,536 do not (the length would wrap).
+  CHECK(crypto::aes128_ccm_encrypt(key, hex("000102030405060708090a0b0c"), {}, Bytes(65535), 4));
+  CHECK_FALSE(crypto::aes128_ccm_encrypt(key, hex("000102030405060708090a0b0c"), {}, Bytes(65536), 4));
+  CHECK_FALSE(crypto::aes128_ccm_decrypt(key, hex("000102030405060708090a0b0c"), {}, Bytes(65536), hex("00010203")));
 }
 
 TEST_CASE("crypto: AES-128-CTR NIST SP 800-38A F.5.1", "[crypto][xiaomi_ble]") {
