@@ -71,7 +71,7 @@ bool valid_ccm_parameters(ByteView key, ByteView nonce, std::size_t tag_length) 
 // AES block function: the same code EVP's CCM runs, without loading EVP (1.6 MB resident,
 // docs/build.md §9). OpenSSL keeps the context's layout private and lets the caller provide its memory:
 // in OpenSSL 3 it is two 16-byte blocks, a block counter and two pointers (56 bytes on 64-bit systems,
-// 48 on 32-bit ones). It gets twice that here, and the bytes past the first 64 carry a pattern that is
+// 48 on 32-bit ones). It gets 128 bytes here, and the bytes past the first 64 carry a pattern that is
 // checked after each use, so a future OpenSSL with a larger context fails closed instead of silently.
 class Ccm {
  public:
