@@ -339,7 +339,7 @@ std::optional<Bytes> aes128_ccm_decrypt(ByteView key, ByteView nonce, ByteView a
   std::array<std::uint8_t, kAesBlock> computed{};
   // The tag is checked without an early exit, and on a mismatch no unauthenticated byte escapes.
   if (!ccm.run(false, ciphertext, out.data(), computed.data()) ||
-      CRYPTO_memcmp(computed.data(), tag.data(), tag.size()) != 0) {
+      !constant_time_equal(ByteView(computed.data(), tag.size()), tag)) {
     OPENSSL_cleanse(out.data(), out.size());
     return std::nullopt;
   }

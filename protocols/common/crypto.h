@@ -97,10 +97,11 @@ bool rc4_available();
 std::optional<Bytes> rc4(ByteView key, ByteView data, std::size_t drop = 0);
 
 // OpenSSL reads the system's openssl.cnf the first time EVP is used. For the primitives above that
-// changes nothing (they come from the default provider either way; RC4 has its own library context),
-// yet reading it leaves ~0.5 MB more of libcrypto resident for the life of the process. Call this
-// before any other OpenSSL use in a process that does no TLS: TLS is what the file is for (Debian sets
-// libssl's minimum security level there). Later requests to load the file are then no-ops.
+// changes nothing (SHA-1 and HMAC come from the default provider either way, the others do not use EVP
+// at all, and RC4 has its own library context), yet reading it leaves ~0.5 MB more of libcrypto
+// resident for the life of the process. Call this before any other OpenSSL use in a process that does
+// no TLS: TLS is what the file is for (Debian sets libssl's minimum security level there). Later
+// requests to load the file are then no-ops.
 void skip_system_config();
 
 // Compares without an early exit (CRYPTO_memcmp), for checksums/MICs computed under a secret key.
