@@ -17,6 +17,8 @@ namespace {
 
 using miio::Quantity;
 
+const miio::EncodedParams kNoParams{"[]"};  // get_power's
+
 // Each entity a plug can have, declared once: the quantity it shows, its state key, how its value is
 // written (a switch as ON/OFF, a number rounded to the device's resolution) and its declaration.
 // entities(), the state payload and the /set lookup all read this table, in this order.
@@ -289,12 +291,13 @@ void MiioPlug::poll_state() {
     poll_miot_batch(0, {});
     return;
   }
-  session_->call("get_prop", legacy_get_prop_params_, guarded([this](const miio::CallResult& result) {
+  session_->call("get_prop", legacy_get_prop_params_, list_reader_, guarded([this](const miio::CallResult& result) {
     if (!result.ok()) {
       on_poll_failed(result, "get_prop");
       return;
     }
-    auto reading = miio::decode_legacy_props(model_, result.result);
+    auto reading = result.read ? miio::PlugReading(miio::decode_legacy_values(model_, list_reader_->values()))
+                               : miio::decode_legacy_props(model_, result.result);
     if (!reading) {
       on_poll_failed({miio::CallFailure::malformed, {}, std::nullopt, reading.error().what}, "get_prop");
       return;
@@ -303,10 +306,12 @@ void MiioPlug::poll_state() {
       on_reading(*reading);
       return;
     }
-    session_->call("get_power", nlohmann::json::array(),
+    session_->call("get_power", kNoParams, list_reader_,
                    guarded([this, reading = *reading](const miio::CallResult& power_result) mutable {
                      if (power_result.ok()) {
-                       if (auto watts = miio::decode_get_power(power_result.result)) reading.power = *watts;
+                       const auto watts = power_result.read ? miio::decode_get_power_values(list_reader_->values())
+                                                            : miio::decode_get_power(power_result.result);
+                       if (watts) reading.power = *watts;
                      }
                      on_reading(reading);  // on/off and temperature still count without the load
                    }));

@@ -127,8 +127,10 @@ class MiioPlug : public model::Device {
   miio::PlugModel model_;  // set through use_model(), which keeps the two below in step
   miio::EncodedParams legacy_get_prop_params_;        // the poll's get_prop parameters
   std::vector<miio::EncodedParams> miot_get_batches_;  // the poll's get_properties calls
-  // Reads their answers without a DOM (docs/build.md §9); one for all batches, read one after the other.
+  // Read the poll's answers without a DOM (docs/build.md §9): one for all get_properties batches, read
+  // one after the other; one for get_prop's values and then get_power's.
   std::shared_ptr<miio::MiotPropertiesReader> miot_reader_ = std::make_shared<miio::MiotPropertiesReader>();
+  std::shared_ptr<miio::ScalarListReader> list_reader_ = std::make_shared<miio::ScalarListReader>();
   bool model_known_ = false;
   // False for a model outside the table without a `miot:` mapping until it has answered
   // get_properties or get_prop with values: an error (-9999 comes and goes) decides nothing.

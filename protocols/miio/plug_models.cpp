@@ -253,22 +253,39 @@ std::optional<MethodCall> switch_call(const PlugModel& model, Quantity quantity,
 
 Result<PlugReading> decode_legacy_props(const PlugModel& model, const nlohmann::json& result) {
   if (!result.is_array()) return parse_error("get_prop result is not a list");
+  return decode_legacy_values(model, result.get_ref<const nlohmann::json::array_t&>());
+}
+
+PlugReading decode_legacy_values(const PlugModel& model, const nlohmann::json::array_t& values) {
   PlugReading reading;
-  const std::size_t count = std::min(result.size(), model.legacy.size());
+  const std::size_t count = std::min(values.size(), model.legacy.size());
   for (std::size_t i = 0; i < count; ++i) {
     const LegacyProperty& p = model.legacy[i];
-    if (result[i].is_null()) continue;
-    store(reading, p.quantity, result[i], p.scale);
+    if (values[i].is_null()) continue;
+    store(reading, p.quantity, values[i], p.scale);
   }
   return reading;
 }
 
-Result<double> decode_get_power(const nlohmann::json& result) {
-  // [300] = 3.00 W; some firmware answers a bare number.
-  const nlohmann::json& raw = result.is_array() && !result.empty() ? result[0] : result;
+namespace {
+
+Result<double> get_power_watts(const nlohmann::json& raw) {
   const auto number = json_number(raw);
   if (!number) return parse_error("get_power result is not a number");
   return *number * 0.01;
+}
+
+}  // namespace
+
+Result<double> decode_get_power(const nlohmann::json& result) {
+  // [300] = 3.00 W; some firmware answers a bare number.
+  if (result.is_array()) return decode_get_power_values(result.get_ref<const nlohmann::json::array_t&>());
+  return get_power_watts(result);
+}
+
+Result<double> decode_get_power_values(const nlohmann::json::array_t& values) {
+  // An empty list is no number either.
+  return values.empty() ? get_power_watts(nlohmann::json::array()) : get_power_watts(values.front());
 }
 
 namespace {
@@ -373,6 +390,29 @@ bool MiotPropertiesReader::start_array(std::size_t) {
 
 bool MiotPropertiesReader::end_array() {
   --depth_;
+  return true;
+}
+
+// The result's own list opens at depth 0; a list inside it is refused (the DOM keeps it as an item).
+void ScalarListReader::reset() {
+  values_.clear();  // keeps its capacity: the same plug reads the same size every poll
+  in_list_ = false;
+}
+
+bool ScalarListReader::item(nlohmann::json value) {
+  if (!in_list_) return false;  // the result is a bare scalar, not a list
+  values_.push_back(std::move(value));
+  return true;
+}
+
+bool ScalarListReader::start_array(std::size_t) {
+  if (in_list_) return false;
+  in_list_ = true;
+  return true;
+}
+
+bool ScalarListReader::end_array() {
+  in_list_ = false;
   return true;
 }
 

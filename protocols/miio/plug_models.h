@@ -94,8 +94,12 @@ std::optional<MethodCall> switch_call(const PlugModel& model, Quantity quantity,
 // get_prop result: a list in request order; missing or null entries are skipped (HA #31653: a v3 answered
 // three values to four names).
 Result<PlugReading> decode_legacy_props(const PlugModel& model, const nlohmann::json& result);
+// The same from the list's items already read (ScalarListReader).
+PlugReading decode_legacy_values(const PlugModel& model, const nlohmann::json::array_t& values);
 // get_power result: [int] in 0.01 W.
 Result<double> decode_get_power(const nlohmann::json& result);
+// The same from the list's items already read (ScalarListReader).
+Result<double> decode_get_power_values(const nlohmann::json::array_t& values);
 // get_properties result: [{"did","siid","piid","code","value"}...]; entries with code != 0 are skipped.
 // Merges into `reading`.
 Result<PlugReading> decode_miot_properties(const PlugModel& model, const nlohmann::json& result,
@@ -141,6 +145,33 @@ class MiotPropertiesReader final : public ResultReader {
   bool entry_is_object_ = false;
   nlohmann::json siid_, piid_, code_, value_;  // the entry's members as read; discarded: absent
 };
+// Reads a result that is a flat list of scalars (get_prop's values, get_power's [load]) without a DOM
+// (read_reply). It refuses anything else, a list or an object inside the list included, so that
+// reply goes the general way and reads there as it always did.
+class ScalarListReader final : public ResultReader {
+ public:
+  const nlohmann::json::array_t& values() const { return values_; }
+
+  void reset() override;
+  bool null() override { return item(nullptr); }
+  bool boolean(bool value) override { return item(value); }
+  bool number_integer(number_integer_t value) override { return item(value); }
+  bool number_unsigned(number_unsigned_t value) override { return item(value); }
+  bool number_float(number_float_t value, const string_t&) override { return item(value); }
+  bool string(string_t& value) override { return item(std::move(value)); }  // nlohmann lets a handler take it
+  bool start_object(std::size_t) override { return false; }
+  bool key(string_t&) override { return false; }
+  bool end_object() override { return false; }
+  bool start_array(std::size_t) override;
+  bool end_array() override;
+
+ private:
+  bool item(nlohmann::json value);
+
+  nlohmann::json::array_t values_;
+  bool in_list_ = false;
+};
+
 // set_properties result: every entry must have code 0.
 bool miot_set_succeeded(const nlohmann::json& result);
 

@@ -14,6 +14,8 @@
 //  5. is_ok_result never crashes on any accepted value.
 //  6. What read_reply takes with a MiotPropertiesReader, parse_reply takes too, with the same id and
 //     no error, and merge_miot_values gives what decode_miot_properties gives from its result.
+//  7. The same with a ScalarListReader: decode_legacy_values and decode_get_power_values give what
+//     decode_legacy_props and decode_get_power give from parse_reply's result.
 // Seeds: tests/fuzz/corpus/miio_rpc/ (docs/miio.md §1.5 quirks, §6 payloads).
 #include <cstddef>
 #include <cstdint>
@@ -95,6 +97,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(reply.has_value() && reply->id == id && !reply->error);
     const Result<PlugReading> decoded = decode_miot_properties(*model, reply->result);
     FUZZ_CHECK(decoded.has_value() && merge_miot_values(*model, reader.values(), {}) == *decoded);
+  }
+  // 7: a get_prop or get_power answer read without the DOM.
+  static const PlugModel* const legacy_model = find_plug_model("chuangmi.plug.v3");
+  ScalarListReader list_reader;
+  if (const std::optional<std::int64_t> id = read_reply(text, list_reader)) {
+    FUZZ_CHECK(reply.has_value() && reply->id == id && !reply->error);
+    const Result<PlugReading> decoded = decode_legacy_props(*legacy_model, reply->result);
+    FUZZ_CHECK(decoded.has_value() && decode_legacy_values(*legacy_model, list_reader.values()) == *decoded);
+    const Result<double> watts = decode_get_power(reply->result);
+    const Result<double> read_watts = decode_get_power_values(list_reader.values());
+    FUZZ_CHECK(watts.has_value() == read_watts.has_value());
+    FUZZ_CHECK(!watts || *watts == *read_watts);
   }
   return 0;
 }

@@ -124,27 +124,36 @@ TEST_CASE("MIoT entries with an error code, wrong types or unknown ids are skipp
 
 namespace {
 
-// A reply read both ways: straight through MiotPropertiesReader when read_reply takes it, and
-// through parse_reply + decode_miot_properties. Returns whether the reader took it; when it did,
-// both ways must give the same id and the same reading, from an empty one and from a full one.
-bool read_like_the_dom(const PlugModel& model, const std::string& text) {
+// A reply read both ways: straight through a `Reader` when read_reply takes it, and through
+// parse_reply. Returns whether the reader took it; when it did, both ways give the same id and no
+// error, and `compare(reader, result)` checks that what each way decodes is the same.
+template <typename Reader, typename Compare>
+bool read_both_ways(const std::string& text, Compare compare) {
   CAPTURE(text);
-  MiotPropertiesReader reader;
+  Reader reader;
   const std::optional<std::int64_t> id = read_reply(text, reader);
   if (!id) return false;
   const auto reply = parse_reply(text);
   REQUIRE(reply);
   CHECK(reply->id == id);
   CHECK_FALSE(reply->error);
-  PlugReading full;
-  full.on = full.usb = full.led = true;
-  full.power = full.energy = full.voltage = full.current = full.temperature = 1.5;
-  for (const PlugReading& start : {PlugReading{}, full}) {
-    const auto decoded = decode_miot_properties(model, reply->result, start);
-    REQUIRE(decoded);
-    CHECK(merge_miot_values(model, reader.values(), start) == *decoded);
-  }
+  compare(reader, reply->result);
   return true;
+}
+
+// get_properties: MiotPropertiesReader against decode_miot_properties, from an empty reading and
+// from a full one.
+bool read_like_the_dom(const PlugModel& model, const std::string& text) {
+  return read_both_ways<MiotPropertiesReader>(text, [&](const MiotPropertiesReader& reader, const json& result) {
+    PlugReading full;
+    full.on = full.usb = full.led = true;
+    full.power = full.energy = full.voltage = full.current = full.temperature = 1.5;
+    for (const PlugReading& start : {PlugReading{}, full}) {
+      const auto decoded = decode_miot_properties(model, result, start);
+      REQUIRE(decoded);
+      CHECK(merge_miot_values(model, reader.values(), start) == *decoded);
+    }
+  });
 }
 
 }  // namespace
@@ -210,6 +219,70 @@ TEST_CASE("get_properties answers read without a DOM give what the DOM gives, or
   CHECK(read_like_the_dom(*plug, deep_ok));
   CHECK_FALSE(read_reply(too_deep, reader));
   CHECK_FALSE(parse_reply(too_deep));
+}
+
+namespace {
+
+// get_prop and get_power: ScalarListReader against decode_legacy_props and decode_get_power.
+bool list_read_like_the_dom(const PlugModel& model, const std::string& text) {
+  return read_both_ways<ScalarListReader>(text, [&](const ScalarListReader& reader, const json& result) {
+    const auto decoded = decode_legacy_props(model, result);
+    REQUIRE(decoded);
+    CHECK(decode_legacy_values(model, reader.values()) == *decoded);
+    const auto watts = decode_get_power(result);
+    const auto read_watts = decode_get_power_values(reader.values());
+    REQUIRE(watts.has_value() == read_watts.has_value());
+    if (watts) CHECK(*read_watts == *watts);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("get_prop and get_power answers read without a DOM give what the DOM gives, or are left to it") {
+  const PlugModel* v3 = find_plug_model("chuangmi.plug.v3");  // on, usb_on, temperature, wifi_led
+  REQUIRE(v3);
+  ScalarListReader reader;
+  REQUIRE(read_reply(R"({"id":41,"result":[true,false,38,"on"],"exe_time":20})", reader) == 41);
+  const PlugReading read = decode_legacy_values(*v3, reader.values());
+  CHECK(read.on == true);
+  CHECK(read.usb == false);
+  CHECK(read.temperature == Approx(38));
+  CHECK(read.led == true);
+  REQUIRE(read_reply(R"({"id":42,"result":[1240]})", reader) == 42);  // reset() between replies
+  REQUIRE(reader.values().size() == 1);
+  CHECK(*decode_get_power_values(reader.values()) == Approx(12.4));
+
+  const char* read_both_ways[] = {
+      R"({"id":7,"result":[]})",
+      R"({"result":["off",25],"id":9})",  // members in any order
+      R"({"id":7,"result":["ON",null,1e308,-0.0]})",
+      R"({"id":7,"result":[1,"x",true,18446744073709551615,-3,2.5]})",
+      R"({"id":7,"result":[null,null,null,null,null]})",  // more values than names: the rest is ignored
+      R"({"id":7,"result":["\u006fn",300]})",
+      R"({"id":7,"extra":{"deep":[[1]]},"result":[300]})",
+      R"({"id":7,"result":[300],"exe_time":{"x":[1]}})",
+  };
+  for (const char* text : read_both_ways) CHECK(list_read_like_the_dom(*v3, text));
+
+  // Left to parse_reply: not a flat list, or not the plain reply.
+  const char* left[] = {
+      R"({"id":7,"result":300})",  // a bare number: decode_get_power reads it the general way
+      R"({"id":7,"result":"ok"})",
+      R"({"id":7,"result":[[300]]})",
+      R"({"id":7,"result":[1,{"a":1}]})",
+      R"({"id":7,"result":{"power":"on"}})",
+      R"({"id":7,"error":{"code":-9999,"message":"user ack timeout"}})",
+      R"({"id":7,"result":["on",00]})",  // repaired by parse_reply
+      R"({"id":7,"result":[],"result":[]})",
+      R"({"result":[1]})",
+  };
+  for (const char* text : left) {
+    CAPTURE(text);
+    CHECK_FALSE(read_reply(text, reader));
+  }
+  // What the general way makes of two of them.
+  CHECK(*decode_get_power(nlohmann::json::parse("300")) == Approx(3.0));
+  CHECK_FALSE(decode_legacy_props(*v3, nlohmann::json::parse(R"({"power":"on"})")));
 }
 
 TEST_CASE("set_properties succeeds only when every entry has code 0") {
