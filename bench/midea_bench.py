@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import helpers  # noqa: E402  (Mosquitto, MideaSimulator, MqttClient, Daemon, make_ac, midea_device)
+from run_bench import thread_cpu_seconds  # noqa: E402
 
 BASE = helpers.BASE_TOPIC
 
@@ -75,17 +76,6 @@ def smaps_rollup(pid):
 def cpu_seconds(pid):
     fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def thread_cpu_seconds(pid):
-    """Run time of all the process's threads in nanoseconds (schedstat), finer than stat's clock ticks."""
-    total = 0
-    for task in Path("/proc/%d/task" % pid).iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended between listing and reading
-    return total / 1e9
 
 
 def memory(pid):

@@ -9,7 +9,7 @@ and --acs simulated Midea V3 units (tests/sim/midea_ac_sim.py on 127.0.4.x), all
 that each send one encrypted v5 advert a second (bench/ble_bench.py's frames and Flood method). After
 every device has answered and --seconds of steady work: VmHWM and VmRSS (/proc/<pid>/status), Pss,
 anonymous and file-backed memory (/proc/<pid>/smaps_rollup), the mappings holding most of it, the
-state messages per family and the daemon's CPU time (utime+stime) as a share of one core. Every
+state messages per family and the daemon's CPU time (its threads' run time) as a share of one core. Every
 process started here is stopped at the end, whatever happens.
 
 Usage: bench/mixed_bench.py [--build build] [--plugs 50] [--acs 20] [--sensors 50] [--seconds 60]
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "bench"))
 import helpers  # noqa: E402
 import ble_bench  # noqa: E402  (sensor_macs, make_frames, FLOOD_CODE, KEY)
-import run_bench  # noqa: E402  (MODELS, token, proc_status, smaps_rollup, mappings, proc_stat)
+import run_bench  # noqa: E402  (MODELS, token, proc_status, smaps_rollup, mappings, thread_cpu_seconds)
 
 
 def main():
@@ -107,11 +107,11 @@ def run(binary, plugs_wanted, acs_wanted, sensors_wanted, seconds, warm_up_round
                 break
         seen = {m.topic.split("/")[1] for m in client.find("cloudless/+")}
         since = client.mark()
-        cpu0, t0 = run_bench.proc_stat(daemon.pid), time.monotonic()
+        cpu0, t0 = run_bench.thread_cpu_seconds(daemon.pid), time.monotonic()
         for i in range(int(seconds)):
             advertise(min(warm_up_rounds + i, rounds - 1))
             time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
-        cpu1, t1 = run_bench.proc_stat(daemon.pid), time.monotonic()
+        cpu1, t1 = run_bench.thread_cpu_seconds(daemon.pid), time.monotonic()
         states = client.find("cloudless/+", since=since)
         per_family = {family: sum(1 for m in states if m.topic.split("/")[1].startswith(prefix))
                       for family, prefix in (("miio", "plug"), ("midea", "ac"), ("ble", "s"))}
@@ -124,7 +124,7 @@ def run(binary, plugs_wanted, acs_wanted, sensors_wanted, seconds, warm_up_round
             **run_bench.smaps_rollup(daemon.pid),
             "largest_mappings_kb": run_bench.mappings(daemon.pid, 10),
             "state_messages": per_family,
-            "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
+            "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 3),
         }
         return report
     finally:
