@@ -284,8 +284,8 @@ Result<double> decode_get_power(const nlohmann::json& result) {
 }
 
 Result<double> decode_get_power_values(const nlohmann::json::array_t& values) {
-  // An empty list is no number either.
-  return values.empty() ? get_power_watts(nlohmann::json::array()) : get_power_watts(values.front());
+  if (values.empty()) return parse_error("get_power result is not a number");
+  return get_power_watts(values.front());
 }
 
 namespace {
