@@ -12,14 +12,19 @@ std::uint64_t Device::next_state_revision() {
 
 void Device::publish_state(const nlohmann::json& changes) {
   if (changes.is_object()) {
-    const bool changed = std::any_of(changes.items().begin(), changes.items().end(), [this](const auto& change) {
+    // Only what differs is copied in: a poll reports every value, and most are what they were.
+    bool changed = false;
+    for (const auto& change : changes.items()) {
       const auto current = state_.find(change.key());
-      return current == state_.end() || *current != change.value();
-    });
-    if (changed) {
-      state_.update(changes);
-      state_revision_ = next_state_revision();
+      if (current == state_.end()) {
+        state_[change.key()] = change.value();
+        changed = true;
+      } else if (*current != change.value()) {
+        *current = change.value();
+        changed = true;
+      }
     }
+    if (changed) state_revision_ = next_state_revision();
   }
   last_seen_ = std::chrono::system_clock::now();
   listener_.on_state(*this);

@@ -212,7 +212,7 @@ struct Bridge::Impl {
 
   // The state's JSON text, dumped again only when the device's state changed since the last time:
   // a plug that is off, or an AC holding its temperature, reports the same values every poll.
-  std::string state_text_of(const model::Device& device) {
+  const std::string& state_text_of(const model::Device& device) {
     DumpedState& dumped = dumped_states[device.id()];
     if (dumped.revision != device.state_revision()) {
       dumped.text = state_text(device.state());

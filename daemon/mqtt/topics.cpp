@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "protocols/common/json_limits.h"
+#include "protocols/common/json_text.h"
 
 namespace cloudless {
 
@@ -122,22 +123,14 @@ std::string state_text(const nlohmann::json& state) {
   return dump_json(state);
 }
 
-std::string with_last_seen(std::string state_text, const std::string& last_seen) {
-  std::string text = std::move(state_text);
-  text.pop_back();  // the closing brace
+std::string with_last_seen(std::string_view state_text, const std::string& last_seen) {
+  // Written into one buffer of the final size: every state message comes through here.
+  std::string text;
+  text.reserve(state_text.size() + last_seen.size() + 16);
+  text.append(state_text.empty() ? std::string_view("{") : state_text.substr(0, state_text.size() - 1));  // no '}'
   if (text.size() > 1) text += ',';
   text += "\"last_seen\":";
-  // format_utc_iso8601's text needs no escaping; anything else goes through the serialiser.
-  const bool plain = std::all_of(last_seen.begin(), last_seen.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '-' || c == ':' || c == '.' || c == '+';
-  });
-  if (plain) {
-    text += '"';
-    text += last_seen;
-    text += '"';
-  } else {
-    text += dump_json(last_seen);
-  }
+  append_json_string(text, last_seen);
   text += '}';
   return text;
 }

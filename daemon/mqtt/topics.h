@@ -87,6 +87,6 @@ std::string state_payload(const nlohmann::json& state, const std::optional<std::
 // not change: the state's JSON without a "last_seen" of its own (the bridge's takes its place), then
 // that text with the bridge's "last_seen" appended as the last member.
 std::string state_text(const nlohmann::json& state);
-std::string with_last_seen(std::string state_text, const std::string& last_seen);
+std::string with_last_seen(std::string_view state_text, const std::string& last_seen);
 
 }  // namespace cloudless

@@ -1,12 +1,16 @@
-// Untrusted JSON: nesting bounded at parse time (a 60,000-deep payload used to overflow the stack in
-// the first dump()), and bounded excerpts for log lines.
+// JSON at the edges: untrusted input with nesting bounded at parse time (a 60,000-deep payload used to
+// overflow the stack in the first dump()), bounded excerpts for log lines, and strings written by hand
+// (method names in miIO requests, last_seen in state messages) exactly as nlohmann's dump writes them.
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "daemon/model/json_excerpt.h"
 #include "protocols/common/json_limits.h"
+#include "protocols/common/json_text.h"
 
+using cloudless::append_json_string;
 using cloudless::kMaxJsonDepth;
 using cloudless::parse_untrusted_json;
 using cloudless::model::json_excerpt;
@@ -87,4 +91,15 @@ TEST_CASE("json_excerpt: never cuts inside a UTF-8 character, never throws on ba
   CHECK(json_excerpt(text, 4) == "\"é… (12 bytes)");  // byte 4 is the second byte of the second é
   CHECK(json_excerpt(text, 5) == "\"éé… (12 bytes)");
   CHECK_NOTHROW(json_excerpt(json(std::string("\xff\xfe bad"))));
+}
+
+TEST_CASE("json_text: a string is appended as nlohmann's dump writes it, escaped or not", "[common][json]") {
+  const std::vector<std::string> texts{
+      "get_prop", "miIO.info", "2026-11-22T10:15:03Z", "", " ~", "slash/ok", "a\"b", "a\\b", "tab\there",
+      std::string("nul\0x", 5), "del\x7f", "\xc3\xa9t\xc3\xa9", "bad\xff", "\x1f"};
+  for (const std::string& text : texts) {
+    std::string out = "prefix:";
+    append_json_string(out, text);
+    CHECK(out == "prefix:" + nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
 }
