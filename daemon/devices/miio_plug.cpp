@@ -608,11 +608,14 @@ void MiioPlug::remember(Write when) {
   // The first energy of a run is written at once: until it is, none is published.
   const bool energy_unwritten = energy_.total_kwh() && !energy_written_;
   // Not due: nothing would be written either way, so the JSON is not even built (every poll comes here).
-  if (when == Write::if_due && !energy_unwritten && last_write_ && now - *last_write_ < kStateWriteInterval) return;
+  if (when == Write::if_due && !energy_unwritten && next_write_ && now < *next_write_) return;
   nlohmann::json saved = state_json();
+  // The next look falls on this plug's place in the interval (next_write_slot): plugs that came
+  // online together do not all write, and fsync, on the same poll. Nothing new now: the next look
+  // is at the next slot too, not at every poll until something changes.
+  next_write_ = next_write_slot(now, write_phase(id(), kStateWriteInterval), kStateWriteInterval);
   if (saved == written_) return;
   state_file_.save(saved, /*urgent=*/true);
-  last_write_ = now;
   written_ = std::move(saved);
   energy_written_ = energy_.total_kwh();
 }

@@ -156,7 +156,7 @@ class MiioPlug : public model::Device {
   std::optional<std::int64_t> reserved_id_;
   StateFile state_file_;
   nlohmann::json written_;  // what the state file holds, as far as this run knows
-  std::optional<Clock::time_point> last_write_;
+  std::optional<Clock::time_point> next_write_;  // when the next periodic write is due; unset: none yet
 };
 
 }  // namespace cloudless

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -162,8 +163,27 @@ std::string write_file_atomically(const std::string& path, const std::string& te
   return {};
 }
 
+std::chrono::milliseconds write_phase(std::string_view name, std::chrono::milliseconds interval) {
+  if (interval.count() <= 0) return std::chrono::milliseconds(0);
+  const auto spread = static_cast<std::size_t>(interval.count());
+  return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(std::hash<std::string_view>{}(name) % spread));
+}
+
+std::chrono::steady_clock::time_point next_write_slot(std::chrono::steady_clock::time_point written,
+                                                      std::chrono::milliseconds phase,
+                                                      std::chrono::milliseconds interval) {
+  const auto limit = written + interval;
+  if (interval.count() <= 0) return limit;
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(limit.time_since_epoch());
+  const auto past_slot = ((since_epoch - phase) % interval + interval) % interval;
+  return limit - past_slot;
+}
+
 StateFile::StateFile(std::string directory, std::string name, std::chrono::seconds min_interval)
-    : directory_(std::move(directory)), path_(directory_ + "/" + name + ".json"), min_interval_(min_interval) {}
+    : directory_(std::move(directory)),
+      path_(directory_ + "/" + name + ".json"),
+      min_interval_(min_interval),
+      phase_(write_phase(name, min_interval)) {}
 
 nlohmann::json StateFile::load() {
   StateFileText file = read_state_file(path_);
@@ -191,9 +211,7 @@ nlohmann::json StateFile::load() {
   return nlohmann::json::object();
 }
 
-bool StateFile::due() const {
-  return !last_write_ || std::chrono::steady_clock::now() - *last_write_ >= min_interval_;
-}
+bool StateFile::due() const { return !next_due_ || std::chrono::steady_clock::now() >= *next_due_; }
 
 void StateFile::save(nlohmann::json value, bool urgent) {
   if (urgent || due()) {
@@ -211,7 +229,7 @@ void StateFile::flush() {
 }
 
 bool StateFile::write_now(const nlohmann::json& value) {
-  last_write_ = std::chrono::steady_clock::now();
+  next_due_ = next_write_slot(std::chrono::steady_clock::now(), phase_, min_interval_);
   if (keep_off_) return false;
   if (const std::string problem = ensure_state_dir(directory_); !problem.empty()) {
     spdlog::error("state_dir: {}", problem);

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,20 @@ StateFileText read_state_file(const std::string& path);
 // that failed (then the file stays, and nothing overwrites it silently either: see StateFile).
 std::optional<std::string> set_state_file_aside(const std::string& path);
 
+// Where in its interval a state file's periodic writes fall, from the file's name: below `interval`,
+// the same for a name every time, and spread out over names. Devices that start together would
+// otherwise write together for ever, each write an fsync on the event loop's thread: on an SD card
+// tens of milliseconds each, back to back.
+std::chrono::milliseconds write_phase(std::string_view name, std::chrono::milliseconds interval);
+
+// When a periodic write is next due after one made at `written`: the last moment no later than
+// `written + interval` that lies on the file's phase (a multiple of `interval` plus `phase` since the
+// clock's epoch). Never later than a plain interval would make it; urgent writes in between do not
+// move the file off its place.
+std::chrono::steady_clock::time_point next_write_slot(std::chrono::steady_clock::time_point written,
+                                                      std::chrono::milliseconds phase,
+                                                      std::chrono::milliseconds interval);
+
 class StateFile {
  public:
   StateFile(std::string directory, std::string name,
@@ -54,7 +69,8 @@ class StateFile {
   // moved aside first, so the next write does not destroy it).
   nlohmann::json load();
   // Records `value`; writes it now when `urgent` or when min_interval has passed since the last write,
-  // otherwise keeps it for a later save() or flush().
+  // otherwise keeps it for a later save() or flush(). "Passed" is counted to the file's next slot
+  // (next_write_slot), so files written together are not due together.
   void save(nlohmann::json value, bool urgent = false);
   // Whether save(value, false) would write now: until then a caller that saves often may skip
   // building the value, as long as it saves (or saves urgently) before it stops.
@@ -69,7 +85,8 @@ class StateFile {
   std::string directory_;
   std::string path_;
   std::chrono::seconds min_interval_;
-  std::optional<std::chrono::steady_clock::time_point> last_write_;
+  std::chrono::milliseconds phase_;
+  std::optional<std::chrono::steady_clock::time_point> next_due_;  // unset: never written
   std::optional<nlohmann::json> pending_;
   // load() found a bad file it could not move aside: never write over it.
   bool keep_off_ = false;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,45 @@ TEST_CASE("a state file is due again once its interval has passed") {
   file.save({{"n", 2}});  // due: written at once
   CHECK(StateFile(dir.string(), "plug").load()["n"] == 2);
   fs::remove_all(dir);
+}
+
+TEST_CASE("write phases stay inside the interval, keep to their name and spread names out") {
+  using std::chrono::milliseconds;
+  const milliseconds interval(30000);
+  std::set<milliseconds::rep> slots;  // one-second slots, as a plug writes on its 1 s polls
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "miio_plug" + std::to_string(i);
+    const milliseconds phase = cloudless::write_phase(name, interval);
+    CHECK(phase >= milliseconds(0));
+    CHECK(phase < interval);
+    CHECK(cloudless::write_phase(name, interval) == phase);
+    slots.insert(phase.count() / 1000);
+  }
+  CHECK(slots.size() >= 15);  // 50 names in 30 slots: about 25 expected, and never all in one
+  CHECK(cloudless::write_phase("plug", milliseconds(0)) == milliseconds(0));
+}
+
+TEST_CASE("a periodic write is due on the file's own slot, never later than a whole interval") {
+  using std::chrono::milliseconds;
+  using Clock = std::chrono::steady_clock;
+  const milliseconds interval(30000);
+  const milliseconds phase(12345);
+  const Clock::time_point base(milliseconds(1000 * 30000));  // a multiple of the interval since the epoch
+  const auto on_slot = [&](Clock::time_point t) {
+    return (std::chrono::duration_cast<milliseconds>(t.time_since_epoch()) - phase) % interval == milliseconds(0);
+  };
+  for (const milliseconds written : {milliseconds(0), milliseconds(1), milliseconds(12344), milliseconds(12345),
+                                     milliseconds(12346), milliseconds(29999), milliseconds(30000), milliseconds(45000)}) {
+    const Clock::time_point next = cloudless::next_write_slot(base + written, phase, interval);
+    CHECK(next <= base + written + interval);  // no later than a plain interval
+    CHECK(next > base + written);              // and after the write
+    CHECK(on_slot(next));
+  }
+  // Written at different moments of one interval, due at the same slot: urgent writes do not move it.
+  CHECK(cloudless::next_write_slot(base + milliseconds(13000), phase, interval) ==
+        cloudless::next_write_slot(base + milliseconds(40000), phase, interval));
+  // No interval: due at once, as before.
+  CHECK(cloudless::next_write_slot(base, milliseconds(0), milliseconds(0)) == base);
 }
 
 std::vector<fs::path> set_aside(const fs::path& dir, const std::string& file) {
