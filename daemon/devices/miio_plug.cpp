@@ -613,7 +613,7 @@ void MiioPlug::remember(Write when) {
   // The next look falls on this plug's place in the interval (next_write_slot): plugs that came
   // online together do not all write, and fsync, on the same poll. Nothing new now: the next look
   // is at the next slot too, not at every poll until something changes.
-  next_write_ = next_write_slot(now, write_phase(id(), kStateWriteInterval), kStateWriteInterval);
+  next_write_ = next_write_slot(now, state_file_.phase(), kStateWriteInterval);
   if (saved == written_) return;
   state_file_.save(saved, /*urgent=*/true);
   written_ = std::move(saved);

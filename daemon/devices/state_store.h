@@ -78,6 +78,8 @@ class StateFile {
   // Writes what is pending, if anything.
   void flush();
   const std::string& path() const { return path_; }
+  // This file's place in its interval (write_phase of its name).
+  std::chrono::milliseconds phase() const { return phase_; }
 
  private:
   bool write_now(const nlohmann::json& value);

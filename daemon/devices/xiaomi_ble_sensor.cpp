@@ -544,7 +544,9 @@ void XiaomiBleSensor::mark_alive(Clock::time_point now) {
   const bool first = !last_accepted_;
   last_accepted_ = now;
   last_accepted_wall_ = std::chrono::system_clock::now();
-  remember(false);  // rate-limited by StateFile: at most one write per few minutes
+  // StateFile writes at most once per few minutes: until a write is due, the JSON is not even built
+  // (every accepted advert comes here). stop() records the last state whatever is due.
+  if (state_file_.due()) remember(false);
   if (!online()) {
     spdlog::info("{}: online ({} {})", id(), config_.mac, product_ ? product_->model : "");
     set_online(true);

@@ -1,6 +1,5 @@
 #include "daemon/model/device.h"
 
-#include <algorithm>
 #include <atomic>
 
 namespace cloudless::model {

@@ -1,6 +1,5 @@
 #include "daemon/mqtt/topics.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "protocols/common/json_limits.h"

@@ -68,6 +68,11 @@ TEST_CASE("write phases stay inside the interval, keep to their name and spread 
   }
   CHECK(slots.size() >= 15);  // 50 names in 30 slots: about 25 expected, and never all in one
   CHECK(cloudless::write_phase("plug", milliseconds(0)) == milliseconds(0));
+  // A file's phase is that of its name in its own interval (a plug times its writes by it).
+  CHECK(StateFile("/nonexistent", "miio_plug7", std::chrono::seconds(30)).phase() ==
+        cloudless::write_phase("miio_plug7", interval));
+  CHECK(StateFile("/nonexistent", "miio_plug7", std::chrono::seconds(300)).phase() ==
+        cloudless::write_phase("miio_plug7", milliseconds(300000)));
 }
 
 TEST_CASE("a periodic write is due on the file's own slot, never later than a whole interval") {
