@@ -472,11 +472,7 @@ void MideaAc::publish_full_state() {
     return;
   }
   replace_state(midea_ac_state_json(state, client_.features(), now));
-  if (!published_) published_.emplace();
-  published_->state = state;
-  published_->features = client_.features();
-  published_->readings = now;
-  published_->revision = state_revision();
+  published_ = StateInputs{state, client_.features(), now, state_revision()};
 }
 
 void MideaAc::remember(bool urgent) {

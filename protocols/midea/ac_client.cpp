@@ -21,7 +21,7 @@ AcClient::~AcClient() = default;
 
 template <typename Handler>
 LanSession::Callback AcClient::guarded(Handler handler) {
-  return [alive = std::weak_ptr<int>(alive_), this, handler = std::move(handler)](const RequestResult& result) mutable {
+  return [alive = std::weak_ptr<int>(alive_), handler = std::move(handler)](const RequestResult& result) mutable {
     if (!alive.expired()) handler(result);
   };
 }

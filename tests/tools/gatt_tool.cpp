@@ -70,7 +70,7 @@ struct Runner {
       json chars = json::array();
       for (const auto& [uuid, path] : link->characteristics()) chars.push_back(uuid);
       emit({{"event", "connected"}, {"characteristics", chars}, {"attempts", client->counters().connect_attempts}});
-      link->on_disconnected([this](const ble::GattError& why) {
+      link->on_disconnected([](const ble::GattError& why) {
         json line = error_json(why);
         line["event"] = "disconnected";
         emit(line);

@@ -359,8 +359,8 @@ const LegacyLoginVariant kLoginVariants[] = {{true, true}, {true, false}, {false
 void script_legacy_login(FakeLink& link, const la::Token& device_token, const la::LoginVariant& variant,
                          std::shared_ptr<Bytes> key_seen) {
   const Bytes challenge = hex("3e5ff0a1");
-  link.script = [&link, device_token, variant, challenge, key_seen](std::uint16_t id,
-                                                                     const Bytes& value) -> std::vector<Note> {
+  link.script = [device_token, variant, challenge, key_seen](std::uint16_t id,
+                                                              const Bytes& value) -> std::vector<Note> {
     const auto start = la::login_start(variant);
     if (id == kUpnp && value == Bytes(start.begin(), start.end())) return {{kToken, challenge}};
     if (id != kToken) return {};

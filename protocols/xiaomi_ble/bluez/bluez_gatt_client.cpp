@@ -332,7 +332,7 @@ std::optional<GattError> GattClient::ensure_bus() {
        &GattClient::on_bluez_owner},
   };
   for (const auto& [rule, handler] : rules) {
-    const std::string error = bus_->add_match(rule, [weak, handler, bus = bus_.get()](sdbus::Message& signal) {
+    const std::string error = bus_->add_match(rule, [weak, handler = handler, bus = bus_.get()](sdbus::Message& signal) {
       const auto self = weak.lock();
       if (!self || self->stopped_ || self->bus_.get() != bus) return;
       (self.get()->*handler)(signal);
