@@ -3,13 +3,13 @@
 #  1. the Debian package for this machine, which is the normal build: its unit tests run inside the
 #     package build, then every integration test against the programs it built; lintian checks it;
 #  2. the same unit and integration tests under ASan+UBSan (built with clang), and every libFuzzer target for a bounded time;
-#  3. the arm64 package, cross-built, with its unit tests under qemu-aarch64, and the armhf package; the
+#  3. the armhf package (32-bit), cross-built, with its unit tests under qemu-arm, and the arm64 package; the
 #     programs of both, as packaged, started under qemu-user;
 #  4. the package installed, reinstalled, removed and purged in a clean Debian 12 root.
 # Needs the packages of .ci/install-deps; the cross builds' sysroots and the clean root are fetched from
 # the Debian mirror as those are. Environment: FUZZ_SECONDS (default 20 per target), JOBS (default nproc;
 # the integration files, which mostly wait on sockets and deadlines, run twice as many side by side),
-# CROSS_ARCHES (default "arm64 armhf"; the first runs its unit tests).
+# CROSS_ARCHES (default "armhf arm64"; the first runs its unit tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
@@ -72,7 +72,9 @@ if command -v ccache >/dev/null; then
 fi
 native_arch=$(dpkg --print-architecture)
 native_build=build-deb/src/obj-$(dpkg-architecture -qDEB_HOST_GNU_TYPE)
-read -r -a cross_arches <<<"${CROSS_ARCHES:-arm64 armhf}"
+# The unit tests run for armhf: 32-bit time_t and size_t, and an unsigned char as on arm64, which is
+# otherwise an LP64 little-endian machine like the build machine.
+read -r -a cross_arches <<<"${CROSS_ARCHES:-armhf arm64}"
 mkdir -p build-deb
 rm -f build-deb/*.deb build-deb/*.changes build-deb/*.buildinfo  # a failed build must not test an old package
 
