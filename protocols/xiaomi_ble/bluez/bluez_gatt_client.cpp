@@ -331,8 +331,9 @@ std::optional<GattError> GattClient::ensure_bus() {
        "member='NameOwnerChanged',arg0='org.bluez'",
        &GattClient::on_bluez_owner},
   };
-  for (const auto& [rule, handler] : rules) {
-    const std::string error = bus_->add_match(rule, [weak, handler = handler, bus = bus_.get()](sdbus::Message& signal) {
+  for (const auto& [rule, member] : rules) {
+    // A copy of the member pointer: clang 14 cannot capture a structured binding.
+    const std::string error = bus_->add_match(rule, [weak, handler = member, bus = bus_.get()](sdbus::Message& signal) {
       const auto self = weak.lock();
       if (!self || self->stopped_ || self->bus_.get() != bus) return;
       (self.get()->*handler)(signal);
